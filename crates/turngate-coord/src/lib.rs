@@ -1,0 +1,1 @@
+//! Cross-worker coordination: flags, signals, leases, locks and counters.
