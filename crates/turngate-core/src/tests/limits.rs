@@ -1,0 +1,135 @@
+//! The call-duration limit.
+
+use std::time::Duration;
+
+use expect_test::expect;
+
+use super::{check_with, config};
+
+fn short_call() -> crate::SessionConfig {
+    let mut config = config();
+    config.max_call_duration = Duration::from_secs(60);
+    config
+}
+
+#[test]
+fn at_the_limit_the_agent_says_goodbye_then_hangs_up() {
+    check_with(
+        short_call(),
+        "
+        ready
+        +50s commit
+        created r1 tg1
+        delta r1 i1 5000
+        +10s
+        commit
+        done r1 cancelled
+        created r2 tg3
+        delta r2 i2 1000
+        done r2 completed
+        +1s mark tg4
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            +50s commit
+              · check-in 1
+              backend create tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
+              · gate idle -> requested
+              · turn queued (1 pending)
+              · deferred answer
+            created r1 tg1
+              · gate requested -> active
+            delta r1 i1 5000
+              play i1 5000ms then mark tg1
+              · agent speaking
+            +10s
+              · playback assumed heard
+              · agent silent
+              · ending: max_duration
+              backend cancel tg2 r1
+              · gate active -> cancelling
+            commit
+              · dropped 1 turns: SessionEnding
+            done r1 cancelled
+              · dropped 1 turns: SessionEnding
+              · gate cancelling -> idle
+              backend create tg3 goodbye "The call has reached its time limit. Say a short, friendly goodbye."
+              · gate idle -> requested
+            created r2 tg3
+              · gate requested -> active
+            delta r2 i2 1000
+              play i2 1000ms then mark tg2
+              · agent speaking
+            done r2 completed
+              · gate active -> idle
+            +1s mark tg4
+              · ignored: UnknownMark
+            = ending (max_duration), gate idle, agent speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
+#[test]
+fn a_goodbye_that_never_plays_does_not_keep_the_call_open() {
+    check_with(
+        short_call(),
+        "
+        ready
+        +60s
+        timeout
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            +60s
+              · check-in 1
+              backend create tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
+              · gate idle -> requested
+              · ending: max_duration
+            timeout @70000ms
+              · timed out: ResponseCreated
+              · gate requested -> idle
+              · dropped check_in request: Interrupted
+              backend create tg2 goodbye "The call has reached its time limit. Say a short, friendly goodbye."
+              · gate idle -> requested
+            = ending (max_duration), gate requested, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
+#[test]
+fn without_a_goodbye_the_limit_hangs_up_at_once() {
+    let mut config = short_call();
+    config.goodbye = None;
+    check_with(
+        config,
+        "
+        ready
+        commit
+        +60s
+        commit
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            commit
+              · turn queued (1 pending)
+              backend create tg1 answer
+              · gate idle -> requested
+            +60s
+              · timed out: ResponseCreated
+              · gate requested -> idle
+              backend create tg2 answer
+              · gate idle -> requested
+              · ending: max_duration
+              · dropped 1 turns: SessionEnding
+              · gate requested -> idle
+              hang up
+              app ended: max_duration
+            commit
+              · ignored: SessionOver
+            = ended (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
