@@ -644,11 +644,13 @@ impl Session {
         self.discard_tool_calls(flight.tool_calls.len(), ResponseStatus::Cancelled);
         match flight.ours {
             Ours::No => {}
-            Ours::Yes(request) | Ours::Probably(_, request) | Ours::Behind(_, request) => {
-                if reason.is_none() {
+            Ours::Yes(request) | Ours::Probably(_, request) => {
+                if reason.is_none() && request.purpose != Purpose::Answer {
                     self.retry_request(request);
                 }
             }
+            // Never sent on this connection's behalf: it goes back in line as it was.
+            Ours::Behind(_, request) => self.retry_request(request),
         }
     }
 
@@ -883,7 +885,8 @@ impl Session {
     ) {
         let failed = status == ResponseStatus::Failed
             || (status == ResponseStatus::Cancelled && reason == Some(CancelReason::Timeout));
-        if failed {
+        // An answer's turns were settled with the response that covered them.
+        if failed && request.purpose != Purpose::Answer {
             self.retry_request(request);
             return;
         }

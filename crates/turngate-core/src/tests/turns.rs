@@ -7,8 +7,8 @@ use expect_test::expect;
 use super::{check, check_with, config};
 use crate::{ResponseMode, TurnDetection};
 
-/// The greeting was asked for first, so it goes first; the turn that arrived
-/// while it was requested waits and is answered next.
+/// Whatever waits for the gate is served in arrival order: here a turn
+/// committed before an app request is answered first, then the request.
 #[test]
 fn app_requests_and_turns_are_served_in_arrival_order() {
     let mut config = config();
@@ -16,42 +16,54 @@ fn app_requests_and_turns_are_served_in_arrival_order() {
     check_with(
         config,
         "
-        request Mention the offer.
         ready
-        commit
         created r1 tg1
+        commit
+        request Mention the offer.
         done r1 completed
         created r2 tg2
+        request Ask for feedback.
+        commit
         done r2 completed
         created r3 tg3
         done r3 completed
         ",
         expect![[r#"
-            request Mention the offer.
             ready
               · backend ready
               backend create tg1 greeting "Greet the caller."
               · gate idle -> requested
+            created r1 tg1
+              · gate requested -> active
             commit
               · turn queued (1 pending)
               · deferred answer
-            created r1 tg1
-              · gate requested -> active
+            request Mention the offer.
+              · deferred app
             done r1 completed
-              · answered 1 turns, waited 0ms
               · gate active -> idle
-              backend create tg2 app "Mention the offer."
+              backend create tg2 answer
               · gate idle -> requested
             created r2 tg2
               · gate requested -> active
+            request Ask for feedback.
+              · deferred app
+            commit
+              · turn queued (1 pending)
+              · deferred answer
             done r2 completed
+              · answered 1 turns, waited 0ms
               · gate active -> idle
+              backend create tg3 app "Mention the offer."
+              · gate idle -> requested
             created r3 tg3
-              · adopted r3
-              · gate idle -> active
+              · gate requested -> active
             done r3 completed
+              · answered 1 turns, waited 0ms
               · gate active -> idle
-            = live, gate idle, nobody speaking, 0 turns and 0 requests pending
+              backend create tg4 app "Ask for feedback."
+              · gate idle -> requested
+            = live, gate requested, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }
@@ -272,12 +284,14 @@ fn turns_failing_every_attempt_are_dropped_explicitly() {
             created r2 tg2
               · gate requested -> active
             done r2 failed
-              · dropped 1 turns: RetriesExhausted
+              · requeued 1 turns: ResponseFailed
               · gate active -> idle
+              backend create tg3 answer
+              · gate idle -> requested
             created r3 tg3
-              · adopted r3
-              · gate idle -> active
+              · gate requested -> active
             done r3 failed
+              · dropped 1 turns: RetriesExhausted
               · gate active -> idle
             = live, gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
