@@ -65,10 +65,11 @@ fn barge_in_after_generation_clears_and_truncates_without_a_cancel() {
         ready
         commit
         created r1 tg1
-        delta r1 i1 300
+        delta r1 i1 100
+        delta r1 i1 100
+        delta r1 i1 100
         done r1 completed
         +100ms mark tg1
-        delta r1 i1 100
         speech
         ",
         expect![[r#"
@@ -80,18 +81,23 @@ fn barge_in_after_generation_clears_and_truncates_without_a_cancel() {
               · gate idle -> requested
             created r1 tg1
               · gate requested -> active
-            delta r1 i1 300
-              play i1 300ms then mark tg1
+            delta r1 i1 100
+              play i1 100ms then mark tg1
               · agent speaking
+            delta r1 i1 100
+              play i1 100ms then mark tg2
+            delta r1 i1 100
+              play i1 100ms then mark tg3
             done r1 completed
               · answered 1 turns, waited 0ms
               · gate active -> idle
             +100ms mark tg1
-              · agent silent
-            delta r1 i1 100
-              · late audio of r1 dropped (100ms)
             speech
               · user speaking
+              clear
+              · barge-in on i1 at 100ms
+              backend truncate tg2 i1 at 100ms
+              · agent silent
             = live, gate idle, user speaking, 0 turns and 0 requests pending
         "#]],
     );

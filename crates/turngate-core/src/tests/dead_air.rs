@@ -105,13 +105,22 @@ fn asking_for_a_moment_uses_the_longer_timeout() {
 }
 
 #[test]
-fn caller_speech_resets_the_check_in_count_and_drops_a_waiting_check_in() {
+fn caller_speech_resets_the_check_in_count() {
     check(
         "
         ready
         timeout
-        speech
-        silence
+        created r1 tg1
+        delta r1 i1 1000
+        done r1 completed
+        +1s mark tg1
+        +3s speech
+        +1s silence
+        commit
+        created r2 tg2
+        delta r2 i2 1000
+        done r2 completed
+        +1s mark tg2
         timeout
         ",
         expect![[r#"
@@ -121,16 +130,38 @@ fn caller_speech_resets_the_check_in_count_and_drops_a_waiting_check_in() {
               · check-in 1
               backend create tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
               · gate idle -> requested
-            speech
+            created r1 tg1
+              · gate requested -> active
+            delta r1 i1 1000
+              play i1 1000ms then mark tg1
+              · agent speaking
+            done r1 completed
+              · gate active -> idle
+            +1s mark tg1
+              · agent silent
+            +3s speech
               · user speaking
-              · barge-in, nothing playing
-            silence
+            +1s silence
               · user silent
-            timeout @17000ms
-              · timed out: ResponseCreated
-              · gate requested -> idle
-              · dropped check_in request: Interrupted
-            = live, gate idle, nobody speaking, 0 turns and 0 requests pending
+            commit
+              · turn queued (1 pending)
+              backend create tg2 answer
+              · gate idle -> requested
+            created r2 tg2
+              · gate requested -> active
+            delta r2 i2 1000
+              play i2 1000ms then mark tg2
+              · agent speaking
+            done r2 completed
+              · answered 1 turns, waited 0ms
+              · gate active -> idle
+            +1s mark tg2
+              · agent silent
+            timeout @20000ms
+              · check-in 1
+              backend create tg3 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
+              · gate idle -> requested
+            = live, gate requested, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }
