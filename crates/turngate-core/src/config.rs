@@ -122,6 +122,8 @@ pub enum BargeIn {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeadAirConfig {
+    /// False to never check in or hang up for silence (e.g. a text chat).
+    pub enabled: bool,
     /// Silence before a check-in.
     #[serde(rename = "timeout_ms", with = "millis")]
     pub timeout: Duration,
@@ -194,6 +196,7 @@ impl Default for SessionConfig {
 impl Default for DeadAirConfig {
     fn default() -> Self {
         DeadAirConfig {
+            enabled: true,
             timeout: Duration::from_secs(7),
             hold_on_timeout: Duration::from_secs(25),
             hold_on_phrases: ["hold on", "one moment", "one second", "give me a", "just a sec"]

@@ -48,6 +48,9 @@ impl DeadAir {
     }
 
     pub(crate) fn deadline(&self, config: &DeadAirConfig) -> Option<Instant> {
+        if !config.enabled {
+            return None;
+        }
         let since = self.quiet_since?;
         let wait = if self.check_ins >= config.max_check_ins {
             config.hang_up_grace

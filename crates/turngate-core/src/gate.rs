@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::event::GateKind;
+use crate::event::{DropReason, GateKind};
 use crate::ids::{CallId, ClientEventId, ItemId, ResponseId};
 use crate::queue::{PendingTurn, Request};
 
@@ -109,6 +109,17 @@ impl Gate {
         match self {
             Gate::Active(flight) | Gate::Cancelling { flight, .. } => Some(flight),
             Gate::Idle | Gate::Requested { .. } => None,
+        }
+    }
+}
+
+impl CancelReason {
+    /// The rule under which a request cancelled for this reason is dropped.
+    pub(crate) fn drop_reason(self) -> DropReason {
+        match self {
+            CancelReason::BargeIn { .. } => DropReason::Interrupted,
+            CancelReason::Ending => DropReason::SessionEnding,
+            CancelReason::Timeout => DropReason::RetriesExhausted,
         }
     }
 }

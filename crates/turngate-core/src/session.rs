@@ -960,22 +960,22 @@ impl Session {
     /// own is active): the request waits, with a backoff, and is retried.
     fn create_rejected(&mut self, now: Instant, code: Option<String>) {
         let from = self.gate.kind();
-        let (request, interrupted) = match mem::replace(&mut self.gate, Gate::Idle) {
+        let (request, cancel_reason) = match mem::replace(&mut self.gate, Gate::Idle) {
             Gate::Requested { request, cancel_on_create, .. } => {
                 self.transition(now, from, Gate::Idle);
-                (request, cancel_on_create.is_some())
+                (request, cancel_on_create)
             }
             Gate::Active(mut flight) => {
                 let request = self.unclaim(&mut flight);
                 self.gate = Gate::Active(flight);
                 let Some(request) = request else { return };
-                (request, false)
+                (request, None)
             }
             Gate::Cancelling { mut flight, reason, since } => {
                 let request = self.unclaim(&mut flight);
                 self.gate = Gate::Cancelling { flight, reason, since };
                 let Some(request) = request else { return };
-                (request, true)
+                (request, Some(reason))
             }
             Gate::Idle => return,
         };
@@ -984,10 +984,12 @@ impl Session {
             self.config.retry_backoff * 2u32.saturating_pow(attempts.saturating_sub(1).min(5));
         self.event(Event::CreateRejected { code, retry_in });
         self.create_not_before = Some(now + retry_in);
-        if interrupted && request.purpose != Purpose::Answer {
+        if let Some(reason) = cancel_reason
+            && request.purpose != Purpose::Answer
+        {
             self.event(Event::RequestDropped {
                 purpose: request.purpose,
-                reason: DropReason::Interrupted,
+                reason: reason.drop_reason(),
             });
             return;
         }
@@ -1418,13 +1420,15 @@ impl Session {
             Gate::Requested { request, cancel_on_create, .. } => {
                 self.event(Event::TimedOut(Wait::ResponseCreated));
                 self.transition(now, from, Gate::Idle);
-                if cancel_on_create.is_some() && request.purpose != Purpose::Answer {
-                    self.event(Event::RequestDropped {
-                        purpose: request.purpose,
-                        reason: DropReason::Interrupted,
-                    });
-                } else {
-                    self.retry_request(request);
+                match cancel_on_create {
+                    // Nobody wants this response any more; do not ask again.
+                    Some(reason) if request.purpose != Purpose::Answer => {
+                        self.event(Event::RequestDropped {
+                            purpose: request.purpose,
+                            reason: reason.drop_reason(),
+                        });
+                    }
+                    _ => self.retry_request(request),
                 }
             }
             Gate::Active(flight) => {

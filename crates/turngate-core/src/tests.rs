@@ -169,7 +169,9 @@ fn parse(line: &str) -> Input {
             instructions: (words.len() > 1).then(|| rest_from(1)),
             out_of_band: true,
         },
-        "result" => Input::ToolResult { call_id: CallId(words[1].to_owned()), output: rest_from(2) },
+        "result" => {
+            Input::ToolResult { call_id: CallId(words[1].to_owned()), output: rest_from(2) }
+        }
         "hangup" => Input::HangUp,
         "bye" => Input::CallEnded,
         "dtmf" => Input::Dtmf { digit: words[1].chars().next().unwrap() },
@@ -196,7 +198,9 @@ fn ms(duration: Duration) -> u128 {
 fn render(command: &Command) -> String {
     match command {
         Command::Backend(backend) => match backend {
-            BackendCommand::AppendAudio(audio) => format!("backend append {}ms", ms(audio.duration)),
+            BackendCommand::AppendAudio(audio) => {
+                format!("backend append {}ms", ms(audio.duration))
+            }
             BackendCommand::Commit { event_id } => format!("backend commit {event_id}"),
             BackendCommand::CreateResponse { event_id, spec } => {
                 let mut text = format!("backend create {event_id} {}", spec.purpose.as_str());
@@ -262,7 +266,11 @@ fn render_event(event: &Event) -> String {
             format!("dropped {} request: {reason:?}", purpose.as_str())
         }
         Event::CreateRejected { code, retry_in } => {
-            format!("create rejected ({}), retry in {}ms", code.as_deref().unwrap_or("-"), ms(*retry_in))
+            format!(
+                "create rejected ({}), retry in {}ms",
+                code.as_deref().unwrap_or("-"),
+                ms(*retry_in)
+            )
         }
         Event::TimedOut(wait) => format!("timed out: {wait:?}"),
         Event::BargeIn { item_id: Some(item), played_ms } => {

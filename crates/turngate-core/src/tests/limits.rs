@@ -9,6 +9,7 @@ use super::{check_with, config};
 fn short_call() -> crate::SessionConfig {
     let mut config = config();
     config.max_call_duration = Duration::from_secs(60);
+    config.dead_air.enabled = false;
     config
 }
 
@@ -20,35 +21,33 @@ fn at_the_limit_the_agent_says_goodbye_then_hangs_up() {
         ready
         +50s commit
         created r1 tg1
-        delta r1 i1 5000
-        +10s
+        +8s delta r1 i1 5000
+        +2s
         commit
         done r1 cancelled
         created r2 tg3
         delta r2 i2 1000
         done r2 completed
-        +1s mark tg4
+        +1s mark tg2
         ",
         expect![[r#"
             ready
               · backend ready
             +50s commit
-              · check-in 1
-              backend create tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
-              · gate idle -> requested
               · turn queued (1 pending)
-              · deferred answer
+              backend create tg1 answer
+              · gate idle -> requested
             created r1 tg1
               · gate requested -> active
-            delta r1 i1 5000
+            +8s delta r1 i1 5000
               play i1 5000ms then mark tg1
               · agent speaking
-            +10s
-              · playback assumed heard
-              · agent silent
+            +2s
               · ending: max_duration
               backend cancel tg2 r1
               · gate active -> cancelling
+              clear
+              · agent silent
             commit
               · dropped 1 turns: SessionEnding
             done r1 cancelled
@@ -63,9 +62,11 @@ fn at_the_limit_the_agent_says_goodbye_then_hangs_up() {
               · agent speaking
             done r2 completed
               · gate active -> idle
-            +1s mark tg4
-              · ignored: UnknownMark
-            = ending (max_duration), gate idle, agent speaking, 0 turns and 0 requests pending
+            +1s mark tg2
+              · agent silent
+              hang up
+              app ended: max_duration
+            = ended (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }
@@ -78,22 +79,27 @@ fn a_goodbye_that_never_plays_does_not_keep_the_call_open() {
         ready
         +60s
         timeout
+        timeout
         ",
         expect![[r#"
             ready
               · backend ready
             +60s
-              · check-in 1
-              backend create tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
-              · gate idle -> requested
               · ending: max_duration
+              backend create tg1 goodbye "The call has reached its time limit. Say a short, friendly goodbye."
+              · gate idle -> requested
             timeout @70000ms
               · timed out: ResponseCreated
               · gate requested -> idle
-              · dropped check_in request: Interrupted
               backend create tg2 goodbye "The call has reached its time limit. Say a short, friendly goodbye."
               · gate idle -> requested
-            = ending (max_duration), gate requested, nobody speaking, 0 turns and 0 requests pending
+            timeout @75000ms
+              · timed out: Goodbye
+              · dropped goodbye request: SessionEnding
+              · gate requested -> idle
+              hang up
+              app ended: max_duration
+            = ended (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }
@@ -107,6 +113,7 @@ fn without_a_goodbye_the_limit_hangs_up_at_once() {
         "
         ready
         commit
+        created r1 tg1
         +60s
         commit
         ",
@@ -117,14 +124,14 @@ fn without_a_goodbye_the_limit_hangs_up_at_once() {
               · turn queued (1 pending)
               backend create tg1 answer
               · gate idle -> requested
+            created r1 tg1
+              · gate requested -> active
             +60s
-              · timed out: ResponseCreated
-              · gate requested -> idle
-              backend create tg2 answer
-              · gate idle -> requested
               · ending: max_duration
+              backend cancel tg2 r1
+              · gate active -> cancelling
               · dropped 1 turns: SessionEnding
-              · gate requested -> idle
+              · gate cancelling -> idle
               hang up
               app ended: max_duration
             commit
