@@ -730,8 +730,11 @@ impl Session {
         }
     }
 
-    /// A response now exists: it answers every turn committed before it.
+    /// A response now exists: it answers every turn committed before it,
+    /// and it continues after every tool output returned before it, so a
+    /// waiting tool follow-up is moot.
     fn flight(&mut self, now: Instant, response_id: ResponseId, ours: Ours) -> Flight {
+        self.queue.drain_requests_where(|r| r.purpose == Purpose::ToolFollowUp);
         Flight {
             response_id,
             ours,

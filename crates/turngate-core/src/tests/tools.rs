@@ -45,9 +45,7 @@ fn a_tool_call_is_run_and_its_follow_up_goes_through_the_gate() {
             done r2 completed
               · answered 1 turns, waited 0ms
               · gate active -> idle
-              backend create tg4 tool_follow_up
-              · gate idle -> requested
-            = live, gate requested, nobody speaking, 0 turns and 0 requests pending
+            = live, gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }
