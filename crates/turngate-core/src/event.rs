@@ -250,6 +250,8 @@ pub enum Ignored {
     AlreadyReady,
     /// A disconnect of a client connection we do not know.
     UnknownConnection,
+    /// A commit acknowledgement with no commit of ours waiting for it.
+    UnexpectedCommit,
 }
 
 /// Why a session ended.

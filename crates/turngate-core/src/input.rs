@@ -51,9 +51,8 @@ pub enum Input {
     ResponseCreated {
         /// The backend's id for it.
         response_id: ResponseId,
-        /// The create that asked for it, when the backend echoes our tag
-        /// (the OpenAI provider puts it in the response's `metadata`).
-        origin: Option<ClientEventId>,
+        /// Whose response it is, as far as the backend tells.
+        origin: Origin,
         /// True for a response outside the default conversation
         /// (`conversation: "none"`), which is never gated.
         out_of_band: bool,
@@ -151,6 +150,22 @@ pub enum Input {
         /// The message text (usually JSON).
         text: String,
     },
+}
+
+/// Who asked for a response, as far as the backend tells.
+///
+/// A backend that echoes our create tag (the OpenAI provider puts it in the
+/// response's `metadata`) makes this exact; one that does not leaves the core
+/// to assume that a response arriving after its create answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// It answers the create with this tag.
+    Create(ClientEventId),
+    /// The backend echoes tags and this response has none: the backend
+    /// started it on its own (server VAD, a follow-up).
+    Server,
+    /// The backend does not echo tags.
+    Unknown,
 }
 
 /// How a response finished (`response.done` status).

@@ -43,7 +43,7 @@ pub use config::{BargeIn, ConfigError, DeadAirConfig, ResponseMode, SessionConfi
 pub use counters::Counters;
 pub use event::{DropReason, EndReason, Event, GateKind, Ignored, RequeueReason, Role, Wait};
 pub use ids::{CallId, ClientEventId, ConnId, ForeignId, ItemId, MarkId, ResponseId};
-pub use input::{Input, ResponseStatus};
+pub use input::{Input, Origin, ResponseStatus};
 pub use outbox::{Outbox, Replay};
 pub use playback::ItemProgress;
 pub use session::{Session, SessionPhase};

@@ -52,6 +52,9 @@ pub struct ItemProgress {
     pub received: Duration,
     /// Audio the transport confirmed the caller heard.
     pub played: Duration,
+    /// False once the backend connection that produced the item is gone:
+    /// the new connection does not know it, so it cannot be truncated.
+    pub truncatable: bool,
 }
 
 /// The item that was cut off by a clear, and how far it got.
@@ -59,6 +62,7 @@ pub struct ItemProgress {
 pub(crate) struct Cut {
     pub(crate) item_id: ItemId,
     pub(crate) played: Duration,
+    pub(crate) truncatable: bool,
 }
 
 /// How many items to remember; only the one playing matters for truncation.
@@ -128,7 +132,11 @@ impl Playback {
         let item = self.items.iter().find(|i| i.item_id == front)?;
         // What was heard can never exceed what was received; the clamp keeps
         // a truncate inside the audio the backend actually produced.
-        Some(Cut { item_id: front, played: item.played.min(item.received) })
+        Some(Cut {
+            item_id: front,
+            played: item.played.min(item.received),
+            truncatable: item.truncatable,
+        })
     }
 
     /// When to stop waiting for confirmations that have not come.
@@ -159,6 +167,13 @@ impl Playback {
         expired
     }
 
+    /// The backend connection that produced the items is gone.
+    pub(crate) fn backend_lost(&mut self) {
+        for item in &mut self.items {
+            item.truncatable = false;
+        }
+    }
+
     /// Progress of the remembered items, oldest first.
     pub(crate) fn items(&self) -> impl Iterator<Item = &ItemProgress> {
         self.items.iter()
@@ -180,6 +195,7 @@ impl Playback {
                     item_id: item_id.clone(),
                     received: Duration::ZERO,
                     played: Duration::ZERO,
+                    truncatable: true,
                 });
                 self.items.len() - 1
             }

@@ -14,7 +14,7 @@ use crate::dead_air::{DeadAir, Expiry};
 use crate::event::{DropReason, EndReason, Event, GateKind, Ignored, RequeueReason, Role, Wait};
 use crate::gate::{CancelReason, Flight, Gate, Ours, ToolCall};
 use crate::ids::{CallId, ClientEventId, ConnId, ItemId, MarkId, ResponseId};
-use crate::input::{Input, ResponseStatus};
+use crate::input::{Input, Origin, ResponseStatus};
 use crate::outbox::{Outbox, Presence};
 use crate::playback::{ItemProgress, Playback};
 use crate::queue::{Next, PendingTurn, Queue, Request};
@@ -486,7 +486,9 @@ impl Session {
     /// the buffer to join the next turn.
     fn commit_if_enough(&mut self, now: Instant) {
         self.commit_wanted = false;
-        if self.appended_since_commit < self.config.min_commit {
+        if self.appended_since_commit < self.config.min_commit
+            || !matches!(self.phase, Phase::Starting | Phase::Live)
+        {
             return;
         }
         let event_id = self.event_id(Sent::Commit);
@@ -544,10 +546,11 @@ impl Session {
             Some(cut) => {
                 let played_ms = u64::try_from(cut.played.as_millis()).unwrap_or(u64::MAX);
                 self.event(Event::BargeIn { item_id: Some(cut.item_id.clone()), played_ms });
-                if played_ms == 0 {
-                    // The backend rejects a truncate at 0 ms; nothing was heard.
+                if played_ms == 0 || !cut.truncatable || !self.ready {
+                    // The backend rejects a truncate at 0 ms, and a new
+                    // connection does not know the items of the old one.
                     self.event(Event::TruncateSkipped { item_id: cut.item_id });
-                } else if self.ready {
+                } else {
                     let event_id = self.event_id(Sent::Truncate);
                     self.push(Command::Backend(BackendCommand::Truncate {
                         event_id,
@@ -614,6 +617,7 @@ impl Session {
         self.ready = false;
         self.ready_deadline = Some(now + self.config.ready_timeout);
         self.event(Event::BackendLost);
+        self.playback.backend_lost();
         // The backend's input buffer and responses died with the connection.
         self.appended_since_commit = Duration::ZERO;
         self.unacked_commits.clear();
@@ -659,6 +663,12 @@ impl Session {
         if self.unacked_commits.pop_front().is_some() {
             return;
         }
+        if self.config.turn_detection == TurnDetection::Client {
+            // Only our own commits make turns here; this acknowledges one
+            // sent on a connection that has since been replaced.
+            self.event(Event::Ignored(Ignored::UnexpectedCommit));
+            return;
+        }
         // The backend's VAD committed: its input buffer is empty again.
         self.appended_since_commit = Duration::ZERO;
         self.register_turn(now);
@@ -687,7 +697,7 @@ impl Session {
         &mut self,
         now: Instant,
         response_id: ResponseId,
-        origin: Option<ClientEventId>,
+        origin: Origin,
         out_of_band: bool,
     ) {
         if out_of_band {
@@ -706,9 +716,11 @@ impl Session {
             }
             Gate::Requested { event_id, request, cancel_on_create, .. } => {
                 let ours = match origin {
-                    Some(origin) if origin == event_id => Ours::Yes(request),
-                    None => Ours::Probably(event_id, request),
-                    Some(_) => {
+                    Origin::Create(tag) if tag == event_id => Ours::Yes(request),
+                    Origin::Unknown => Ours::Probably(event_id, request),
+                    // The server's own, or the answer to an earlier create
+                    // we gave up on: ours is still outstanding behind it.
+                    Origin::Create(_) | Origin::Server => {
                         self.event(Event::ServerResponseAdopted {
                             response_id: response_id.clone(),
                         });

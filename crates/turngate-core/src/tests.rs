@@ -10,7 +10,7 @@
 //! audio 20                             caller audio, 20 ms
 //! speech | silence                     caller speech started / stopped
 //! commit                               input committed by the backend
-//! created r1 [tg3 | oob]               response created (origin tag, out of band)
+//! created r1 [tg3 | server | oob]      response created: its create, the server's, out of band
 //! delta r1 i1 200                      200 ms of response audio for item i1
 //! transcript r1 i1 text...             assistant transcript
 //! call r1 c1 name {json}               function call
@@ -45,7 +45,7 @@ use expect_test::Expect;
 
 use crate::{
     AppCommand, AudioChunk, BackendCommand, CallId, ClientEventId, Command, ConnId, Event, Input,
-    ItemId, MarkId, ResponseId, ResponseStatus, Session, SessionConfig, SessionPhase,
+    ItemId, MarkId, Origin, ResponseId, ResponseStatus, Session, SessionConfig, SessionPhase,
     TransportCommand,
 };
 
@@ -122,7 +122,11 @@ fn parse(line: &str) -> Input {
         "commit" => Input::InputCommitted { item_id: None },
         "created" => Input::ResponseCreated {
             response_id: response(1),
-            origin: words.get(2).and_then(|w| w.parse::<ClientEventId>().ok()),
+            origin: match words.get(2) {
+                Some(&"server") => Origin::Server,
+                Some(tag) => tag.parse::<ClientEventId>().map_or(Origin::Unknown, Origin::Create),
+                None => Origin::Unknown,
+            },
             out_of_band: words.get(2) == Some(&"oob"),
         },
         "delta" => Input::ResponseAudio {

@@ -1,0 +1,11 @@
+//! Strict simulators of turngate's peers, for tests, the demo and load.
+//!
+//! [`schedule`] is the deterministic simulation of the session core: seeded,
+//! reproducible calls against model peers with randomized timing and faults,
+//! checked step by step against the core's invariants.
+//!
+//! Nothing here is semver-stable: it exists to hold the rest of the project
+//! to the real protocols' rules, and changes whenever they are found to be
+//! stricter than modelled.
+
+pub mod schedule;
