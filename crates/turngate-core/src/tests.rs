@@ -29,6 +29,7 @@
 
 mod barge_in;
 mod clients;
+mod config;
 mod dead_air;
 mod gate;
 mod incidents;

@@ -1,0 +1,1 @@
+//! LLM backends: the `RealtimeBackend` and `ChatBackend` traits and their providers.

@@ -1,0 +1,1 @@
+//! Telephony transports: one call leg's wire protocol as a sans-IO codec.
