@@ -6,6 +6,9 @@ use anyhow::bail;
 
 use crate::run::{available, cmd, cmd_env};
 
+/// One named check.
+type Step = Box<dyn Fn() -> anyhow::Result<()>>;
+
 /// Schedules the deterministic simulation runs in CI (its test reads
 /// `TURNGATE_SIM_CASES`).
 const SIM_CASES: &str = "20000";
@@ -19,12 +22,23 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         // internet access; `--advisories` adds it where it can.
         ["bans", "licenses", "sources"].map(str::to_owned).to_vec()
     };
-    let steps: Vec<(&str, Box<dyn Fn() -> anyhow::Result<()>>)> = vec![
+    let steps: Vec<(&str, Step)> = vec![
         ("format", Box::new(|| cmd("cargo", &["fmt", "--all", "--check"]))),
         (
             "clippy",
             Box::new(|| {
-                cmd("cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])
+                cmd(
+                    "cargo",
+                    &[
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--all-features",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ],
+                )
             }),
         ),
         (
@@ -62,7 +76,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     println!("\n== summary ==");
     for (name, ok, elapsed) in &results {
-        println!("{:<8} {:<6} {:>7.1}s", name, if *ok { "ok" } else { "FAILED" }, elapsed.as_secs_f64());
+        println!(
+            "{:<8} {:<6} {:>7.1}s",
+            name,
+            if *ok { "ok" } else { "FAILED" },
+            elapsed.as_secs_f64()
+        );
     }
     let failed: Vec<&str> = results.iter().filter(|r| !r.1).map(|r| r.0).collect();
     if !failed.is_empty() {

@@ -4,7 +4,11 @@
 //! - `tidy`: the repository's conventions as failing checks.
 //! - `sim [--cases N] [--seed S] [--threads T]`: the core's deterministic simulation.
 
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool reports on the terminal")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on the terminal"
+)]
 
 mod ci;
 mod run;
@@ -21,7 +25,9 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("sim") => sim::run(args.get(1..).unwrap_or_default()),
         _ => {
-            eprintln!("usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T]>");
+            eprintln!(
+                "usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -26,8 +26,5 @@ pub(crate) fn cmd_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> any
 
 /// True if `program --version` runs.
 pub(crate) fn available(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success())
+    Command::new(program).args(args).output().is_ok_and(|output| output.status.success())
 }

@@ -4,7 +4,8 @@
 use crate::run::cmd;
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let mut full = vec!["run", "--release", "--quiet", "--package", "turngate-sim", "--bin", "core-sim", "--"];
+    let mut full =
+        vec!["run", "--release", "--quiet", "--package", "turngate-sim", "--bin", "core-sim", "--"];
     full.extend(args.iter().map(String::as_str));
     cmd("cargo", &full)
 }

@@ -57,18 +57,27 @@ fn check_manifest(root: &Path, path: &Path, problems: &mut Vec<String>) -> anyho
     let name = package_name(&text).unwrap_or_default();
 
     if !section(&text, "lints").iter().any(|l| l.replace(' ', "") == "workspace=true") {
-        problems.push(format!("{shown}: does not opt into the workspace lints (`[lints] workspace = true`)"));
+        problems.push(format!(
+            "{shown}: does not opt into the workspace lints (`[lints] workspace = true`)"
+        ));
     }
 
     // Folder names equal package names, so greps and renames stay trivial.
-    let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).unwrap_or_default();
-    let expected = match path.parent().and_then(Path::parent).and_then(Path::file_name).and_then(|f| f.to_str()) {
+    let folder =
+        path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).unwrap_or_default();
+    let expected = match path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|f| f.to_str())
+    {
         Some("examples") => format!("example-{folder}"),
         _ if folder == "tests" => "turngate-tests".to_owned(),
         _ => folder.to_owned(),
     };
     if name != expected {
-        problems.push(format!("{shown}: package `{name}` lives in a folder that says `{expected}`"));
+        problems
+            .push(format!("{shown}: package `{name}` lives in a folder that says `{expected}`"));
     }
 
     let mut normal = Vec::new();
@@ -78,7 +87,9 @@ fn check_manifest(root: &Path, path: &Path, problems: &mut Vec<String>) -> anyho
             let (dep, spec) = (dep.trim().trim_end_matches(".workspace"), spec.trim());
             // Versions live in the root manifest, once.
             if !line.replace(' ', "").contains("workspace=true") {
-                problems.push(format!("{shown}: `{dep}` is not declared with `workspace = true` ({spec})"));
+                problems.push(format!(
+                    "{shown}: `{dep}` is not declared with `workspace = true` ({spec})"
+                ));
             }
             if table == "dependencies" {
                 normal.push(dep.to_owned());
@@ -96,18 +107,23 @@ fn check_manifest(root: &Path, path: &Path, problems: &mut Vec<String>) -> anyho
         }
         "turngate-audio" => {
             for dep in &turngate {
-                problems.push(format!("{shown}: audio depends on no other turngate crate, not on `{dep}`"));
+                problems.push(format!(
+                    "{shown}: audio depends on no other turngate crate, not on `{dep}`"
+                ));
             }
         }
         _ if CONCERNS.contains(&name.as_str()) => {
             for dep in turngate.iter().filter(|d| CONCERNS.contains(&d.as_str())) {
-                problems.push(format!("{shown}: concern crates never depend on each other (`{dep}`)"));
+                problems
+                    .push(format!("{shown}: concern crates never depend on each other (`{dep}`)"));
             }
         }
         _ if !COMPOSERS.contains(&name.as_str()) && name.starts_with("turngate-") => {
             let concerns = turngate.iter().filter(|d| CONCERNS.contains(&d.as_str())).count();
             if concerns > 1 {
-                problems.push(format!("{shown}: only the sim and the server compose several concern crates"));
+                problems.push(format!(
+                    "{shown}: only the sim and the server compose several concern crates"
+                ));
             }
         }
         _ => {}
@@ -141,7 +157,8 @@ fn check_core_sources(root: &Path, problems: &mut Vec<String>) -> anyhow::Result
             for (needle, what) in FORBIDDEN {
                 if code.contains(needle) {
                     let shown = file.strip_prefix(root).unwrap_or(&file).display();
-                    problems.push(format!("{shown}:{}: turngate-core {what} (`{needle}`)", number + 1));
+                    problems
+                        .push(format!("{shown}:{}: turngate-core {what} (`{needle}`)", number + 1));
                 }
             }
         }
@@ -164,7 +181,8 @@ fn check_all_sources(root: &Path, problems: &mut Vec<String>) -> anyhow::Result<
         for (number, line) in text.lines().enumerate() {
             let trimmed = line.trim_start();
             if trimmed.starts_with("#[ignore") || trimmed.starts_with("#[should_panic") {
-                problems.push(format!("{shown}:{}: no `#[ignore]` or `#[should_panic]`", number + 1));
+                problems
+                    .push(format!("{shown}:{}: no `#[ignore]` or `#[should_panic]`", number + 1));
             }
             if !is_test_file(&file) && STUBS.iter().any(|stub| line.contains(stub)) {
                 problems.push(format!("{shown}:{}: a stub is not done", number + 1));

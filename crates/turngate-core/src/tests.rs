@@ -57,12 +57,14 @@ pub(crate) fn config() -> SessionConfig {
 
 /// Runs `script` on a default session and compares the transcript.
 #[track_caller]
+#[allow(clippy::needless_pass_by_value, reason = "`expect![[…]]` snapshots are passed by value")]
 pub(crate) fn check(script: &str, expect: Expect) {
     check_with(config(), script, expect);
 }
 
 /// Runs `script` on a session with `config` and compares the transcript.
 #[track_caller]
+#[allow(clippy::needless_pass_by_value, reason = "`expect![[…]]` snapshots are passed by value")]
 pub(crate) fn check_with(config: SessionConfig, script: &str, expect: Expect) {
     expect.assert_eq(&run(config, script));
 }
