@@ -1,0 +1,1 @@
+//! End-to-end tests across turngate's crates; everything is in `it/`.
