@@ -3,6 +3,7 @@
 //! - `ci [--advisories]`: everything CI checks, with a summary.
 //! - `tidy`: the repository's conventions as failing checks.
 //! - `sim [--cases N] [--seed S] [--threads T]`: the core's deterministic simulation.
+//! - `bench [codec | signal]`: measurements in release builds.
 
 #![allow(
     clippy::print_stdout,
@@ -10,6 +11,7 @@
     reason = "a command-line tool reports on the terminal"
 )]
 
+mod bench;
 mod ci;
 mod run;
 mod sim;
@@ -24,9 +26,10 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(args.get(1..).unwrap_or_default()),
         Some("tidy") => tidy::run(),
         Some("sim") => sim::run(args.get(1..).unwrap_or_default()),
+        Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T]>"
+                "usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T] | bench [codec | signal]>"
             );
             return ExitCode::from(2);
         }
