@@ -1,0 +1,7 @@
+//! Fuzzes `turngate_telephony::telnyx::fuzz_frames`: see the harness docs in
+//! `crates/turngate-telephony/src/transport/fuzz.rs` for how the input is read.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    turngate_telephony::telnyx::fuzz_frames(data);
+});
