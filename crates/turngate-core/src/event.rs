@@ -248,6 +248,8 @@ pub enum Ignored {
     SessionOver,
     /// A second `backend ready` while already ready.
     AlreadyReady,
+    /// A `backend disconnected` while already disconnected.
+    AlreadyDisconnected,
     /// A disconnect of a client connection we do not know.
     UnknownConnection,
     /// A commit acknowledgement with no commit of ours waiting for it.

@@ -611,7 +611,7 @@ impl Session {
 
     fn on_backend_lost(&mut self, now: Instant) {
         if !self.ready {
-            self.event(Event::Ignored(Ignored::AlreadyReady));
+            self.event(Event::Ignored(Ignored::AlreadyDisconnected));
             return;
         }
         self.ready = false;

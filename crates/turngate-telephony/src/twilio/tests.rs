@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use turngate_core::{AudioChunk, ItemId, MarkId, SessionConfig, TransportCommand};
