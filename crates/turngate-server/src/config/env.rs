@@ -1,0 +1,77 @@
+//! Environment variables: each sets one configuration key.
+
+use super::{ChatBackendKind, Config, ConfigError, LogFormat};
+
+/// One environment variable the server reads.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvVar {
+    /// Its name.
+    pub name: &'static str,
+    /// The configuration key it sets.
+    pub key: &'static str,
+}
+
+/// Every variable, in the order the reference lists them. `TURNGATE_CONFIG`
+/// names the file and is read by [`Config::load`] itself.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar { name: "TURNGATE_CONFIG", key: "(the configuration file)" },
+    EnvVar { name: "TURNGATE_LISTEN", key: "listen" },
+    EnvVar { name: "TURNGATE_LOG_FORMAT", key: "log_format" },
+    EnvVar { name: "TURNGATE_PUBLIC_URL", key: "public_url" },
+    EnvVar { name: "OPENAI_API_KEY", key: "openai.api_key" },
+    EnvVar { name: "TURNGATE_REALTIME_URL", key: "openai.realtime_url" },
+    EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
+    EnvVar { name: "TURNGATE_CHAT_BACKEND", key: "openai.chat_backend" },
+    EnvVar { name: "TURNGATE_ASSISTANT_ID", key: "openai.assistant_id" },
+    EnvVar { name: "TURNGATE_REDIS_URL", key: "redis.url" },
+    EnvVar { name: "TURNGATE_TWILIO_AUTH_TOKEN", key: "auth.twilio_auth_token" },
+    EnvVar { name: "TURNGATE_TELNYX_PUBLIC_KEY", key: "auth.telnyx_public_key" },
+    EnvVar { name: "TURNGATE_AUDIOCODES_TOKEN", key: "auth.audiocodes_token" },
+    EnvVar { name: "TURNGATE_CLIENT_TOKEN", key: "auth.client_token" },
+    EnvVar { name: "TURNGATE_RECORDING_DIR", key: "recording_dir" },
+];
+
+/// Applies every variable that is set.
+pub(super) fn apply(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for var in ENV_VARS {
+        let Some(value) = env(var.name) else { continue };
+        let bad = |problem: String| ConfigError::new(var.name, var.key, problem);
+        match var.name {
+            "TURNGATE_LISTEN" => config.listen = value,
+            "TURNGATE_LOG_FORMAT" => {
+                config.log_format = match value.as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    other => return Err(bad(format!("`{other}` is neither `text` nor `json`"))),
+                };
+            }
+            "TURNGATE_PUBLIC_URL" => config.public_url = value,
+            "OPENAI_API_KEY" => config.openai.api_key = value,
+            "TURNGATE_REALTIME_URL" => config.openai.realtime_url = value,
+            "TURNGATE_OPENAI_BASE_URL" => config.openai.base_url = value,
+            "TURNGATE_CHAT_BACKEND" => {
+                config.openai.chat_backend = match value.as_str() {
+                    "responses" => ChatBackendKind::Responses,
+                    "assistants" => ChatBackendKind::Assistants,
+                    other => {
+                        return Err(bad(format!(
+                            "`{other}` is neither `responses` nor `assistants`"
+                        )));
+                    }
+                };
+            }
+            "TURNGATE_ASSISTANT_ID" => config.openai.assistant_id = value,
+            "TURNGATE_REDIS_URL" => config.redis.url = value,
+            "TURNGATE_TWILIO_AUTH_TOKEN" => config.auth.twilio_auth_token = value,
+            "TURNGATE_TELNYX_PUBLIC_KEY" => config.auth.telnyx_public_key = value,
+            "TURNGATE_AUDIOCODES_TOKEN" => config.auth.audiocodes_token = value,
+            "TURNGATE_CLIENT_TOKEN" => config.auth.client_token = value,
+            "TURNGATE_RECORDING_DIR" => config.recording_dir = value,
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! The server's configuration: a TOML file, then environment variables,
+//! then command-line flags, each overriding the one before; validated at
+//! start with errors that name the bad key.
+//!
+//! `docs/configuration.md` is generated from [`reference`] and a test keeps
+//! it from drifting.
+
+mod env;
+mod reference;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use turngate_core::SessionConfig;
+
+pub use env::{ENV_VARS, EnvVar};
+pub use reference::reference;
+
+/// Everything the server can be told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The address to listen on.
+    pub listen: String,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// The externally reachable base URL of this server (e.g.
+    /// `https://bridge.example.com`), used in TwiML and to check Twilio
+    /// signatures; derived from the request's `Host` header when empty.
+    pub public_url: String,
+    /// Secrets that authenticate peers; an empty one means "not checked"
+    /// (and the server warns at start).
+    pub auth: AuthConfig,
+    /// The upstream model APIs.
+    pub openai: OpenAiConfig,
+    /// Cross-worker coordination.
+    pub redis: RedisSettings,
+    /// How every call's session behaves (dead air, limits, barge-in, …).
+    pub session: SessionConfig,
+    /// The `/chat` endpoint's per-conversation queues.
+    pub chat: ChatSettings,
+    /// Limits on what peers may send.
+    pub limits: LimitsConfig,
+    /// Where to write per-call WAV recordings; empty for none.
+    pub recording_dir: String,
+    /// How long active calls may go on after a shutdown signal.
+    #[serde(rename = "drain_timeout_ms", with = "millis")]
+    pub drain_timeout: Duration,
+}
+
+/// The log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Secrets that authenticate peers.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Twilio's auth token: checks `X-Twilio-Signature` on webhooks and
+    /// the media stream's upgrade.
+    pub twilio_auth_token: String,
+    /// Telnyx's account public key (base64, 32 bytes): checks the ed25519
+    /// signatures of Call Control webhooks.
+    pub telnyx_public_key: String,
+    /// The bearer token AudioCodes VoiceAI Connect presents.
+    pub audiocodes_token: String,
+    /// The bearer token app clients present on `/session` and `/chat`.
+    pub client_token: String,
+}
+
+/// The upstream model APIs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiConfig {
+    /// The API key; without one the server uses its in-process simulators
+    /// and says so loudly.
+    pub api_key: String,
+    /// The full Realtime WebSocket URL, `?model=` included.
+    pub realtime_url: String,
+    /// The REST base URL for the chat APIs.
+    pub base_url: String,
+    /// The voice of the agent.
+    pub voice: String,
+    /// The agent's instructions.
+    pub instructions: String,
+    /// Which chat API serves `/chat`.
+    pub chat_backend: ChatBackendKind,
+    /// The assistant for the Assistants API; created at start when empty.
+    pub assistant_id: String,
+    /// The model for the chat APIs.
+    pub chat_model: String,
+}
+
+/// Which chat API serves `/chat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatBackendKind {
+    /// Responses + Conversations (the current API).
+    Responses,
+    /// Assistants threads and runs (sunset on OpenAI; for compatible servers).
+    Assistants,
+}
+
+/// Cross-worker coordination.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port[/db]`; empty for the in-memory coordinator (one
+    /// process only).
+    pub url: String,
+    /// The prefix of every key, so deployments can share a Redis.
+    pub prefix: String,
+}
+
+/// The `/chat` endpoint's queues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Requests waiting per conversation before new ones get 429.
+    pub queue_depth: usize,
+    /// How long one request may wait and run before it gets 504.
+    #[serde(rename = "request_timeout_ms", with = "millis")]
+    pub request_timeout: Duration,
+}
+
+/// Limits on what peers may send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The largest WebSocket message accepted.
+    pub max_frame_bytes: usize,
+    /// The largest HTTP request body accepted.
+    pub max_body_bytes: usize,
+    /// WebSocket messages per second one connection may send (a 20 ms media
+    /// stream sends 50).
+    pub max_messages_per_second: u32,
+    /// Concurrent calls before new ones are refused.
+    pub max_calls: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_owned(),
+            log_format: LogFormat::Text,
+            public_url: String::new(),
+            auth: AuthConfig::default(),
+            openai: OpenAiConfig::default(),
+            redis: RedisSettings::default(),
+            session: SessionConfig::default(),
+            chat: ChatSettings::default(),
+            limits: LimitsConfig::default(),
+            recording_dir: String::new(),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        OpenAiConfig {
+            api_key: String::new(),
+            realtime_url: "wss://api.openai.com/v1/realtime?model=gpt-realtime".to_owned(),
+            base_url: "https://api.openai.com/v1".to_owned(),
+            voice: "marin".to_owned(),
+            instructions: "You are a helpful, concise phone agent.".to_owned(),
+            chat_backend: ChatBackendKind::Responses,
+            assistant_id: String::new(),
+            chat_model: "gpt-4.1-mini".to_owned(),
+        }
+    }
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings { queue_depth: 16, request_timeout: Duration::from_secs(60) }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_frame_bytes: 256 * 1024,
+            max_body_bytes: 1024 * 1024,
+            max_messages_per_second: 500,
+            max_calls: 10_000,
+        }
+    }
+}
+
+// Secrets never reach a log line, not even through `{:?}`.
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("twilio_auth_token", &redacted(&self.twilio_auth_token))
+            .field("telnyx_public_key", &redacted(&self.telnyx_public_key))
+            .field("audiocodes_token", &redacted(&self.audiocodes_token))
+            .field("client_token", &redacted(&self.client_token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("api_key", &redacted(&self.api_key))
+            .field("realtime_url", &self.realtime_url)
+            .field("base_url", &self.base_url)
+            .field("voice", &self.voice)
+            .field("chat_backend", &self.chat_backend)
+            .field("assistant_id", &self.assistant_id)
+            .field("chat_model", &self.chat_model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A Redis URL may carry a password.
+        let url = match self.url.rsplit_once('@') {
+            Some((scheme, host)) => {
+                format!("{}://***@{host}", scheme.split("://").next().unwrap_or("redis"))
+            }
+            None => self.url.clone(),
+        };
+        f.debug_struct("RedisSettings").field("url", &url).field("prefix", &self.prefix).finish()
+    }
+}
+
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "(not set)" } else { "(set)" }
+}
+
+/// A configuration that cannot work, naming the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {problem}")]
+pub struct ConfigError {
+    /// Where the value came from: a file path, an environment variable, a flag.
+    pub source_name: String,
+    /// The key, as written in the file (`redis.url`).
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(
+        source_name: impl Into<String>,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        ConfigError { source_name: source_name.into(), key: key.into(), problem: problem.into() }
+    }
+}
+
+/// Overrides given on the command line; they win over everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Loads the file (if any), applies the environment and the flags, and
+    /// validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let file =
+            file.map(Path::to_path_buf).or_else(|| env("TURNGATE_CONFIG").map(PathBuf::from));
+        let mut config = match &file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        env::apply(&mut config, env)?;
+        if let Some(listen) = &flags.listen {
+            config.listen.clone_from(listen);
+        }
+        if let Some(url) = &flags.redis_url {
+            config.redis.url.clone_from(url);
+        }
+        if let Some(format) = flags.log_format {
+            config.log_format = format;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file; unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&shown, "(file)", format!("cannot read it: {e}")))?;
+        Config::from_toml(&text, &shown)
+    }
+
+    /// Parses TOML text; `source_name` names it in errors.
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            // toml names the unknown or mistyped key in its message; keep
+            // it to one line.
+            let message = e.message().to_owned();
+            let key = e
+                .span()
+                .and_then(|span| text.get(span))
+                .map_or_else(|| "(file)".to_owned(), |k| k.trim().to_owned());
+            ConfigError::new(source_name, key, message)
+        })
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| {
+            ConfigError::new(
+                "configuration",
+                "listen",
+                format!("`{}` is not an address: {e}", self.listen),
+            )
+        })
+    }
+
+    /// True when no upstream key is set: the in-process simulators serve.
+    pub fn uses_simulators(&self) -> bool {
+        self.openai.api_key.is_empty()
+    }
+
+    /// Checks everything that would fail later, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String| Err(ConfigError::new("configuration", key, problem));
+        self.listen_addr()?;
+        if !self.redis.url.is_empty() {
+            check_redis_url(&self.redis.url).or_else(|p| bad("redis.url", p))?;
+        }
+        if self.redis.prefix.contains(['{', '}']) {
+            return bad(
+                "redis.prefix",
+                "must not contain braces (they are Redis Cluster hash tags)".to_owned(),
+            );
+        }
+        check_ws_url(&self.openai.realtime_url).or_else(|p| bad("openai.realtime_url", p))?;
+        check_http_url(&self.openai.base_url).or_else(|p| bad("openai.base_url", p))?;
+        if !self.public_url.is_empty() {
+            check_http_url(&self.public_url).or_else(|p| bad("public_url", p))?;
+        }
+        self.session.validate().map_err(|e| {
+            ConfigError::new("configuration", format!("session.{}", e.key), e.problem)
+        })?;
+        if self.chat.queue_depth == 0 {
+            return bad("chat.queue_depth", "must be at least 1".to_owned());
+        }
+        if self.chat.request_timeout.is_zero() {
+            return bad("chat.request_timeout_ms", "must be greater than zero".to_owned());
+        }
+        if self.limits.max_frame_bytes < 1024 {
+            return bad("limits.max_frame_bytes", "must be at least 1024".to_owned());
+        }
+        if self.limits.max_messages_per_second == 0 {
+            return bad("limits.max_messages_per_second", "must be at least 1".to_owned());
+        }
+        if self.limits.max_calls == 0 {
+            return bad("limits.max_calls", "must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// `redis://[user:password@]host[:port][/db]`, `rediss://…`, `redis+unix:///path`.
+fn check_redis_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("`{}` is not a URL (expected redis://host:port)", shown_url(url)));
+    };
+    match scheme {
+        "redis+unix" | "unix" => {
+            return if rest.starts_with('/') {
+                Ok(())
+            } else {
+                Err("a unix socket URL needs an absolute path".to_owned())
+            };
+        }
+        "redis" | "rediss" => {}
+        other => {
+            return Err(format!(
+                "unsupported scheme `{other}` (expected redis, rediss or redis+unix)"
+            ));
+        }
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    if host.is_empty() {
+        return Err("the URL has no host".to_owned());
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("`{port}` is not a port number"));
+    }
+    if let Some(db) = rest.split_once('/').map(|(_, db)| db)
+        && !db.is_empty()
+        && db.parse::<u32>().is_err()
+    {
+        return Err(format!("`{db}` is not a database number"));
+    }
+    Ok(())
+}
+
+fn check_ws_url(url: &str) -> Result<(), String> {
+    match url.split_once("://") {
+        Some(("ws" | "wss", rest)) if !rest.is_empty() => Ok(()),
+        _ => Err(format!("`{url}` is not a ws:// or wss:// URL")),
+    }
+}
+
+fn check_http_url(url: &str) -> Result<(), String> {
+    match url.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(()),
+        _ => Err(format!("`{url}` is not an http:// or https:// URL")),
+    }
+}
+
+/// A URL for an error message, without its password.
+fn shown_url(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Durations as whole milliseconds, the unit operators write.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

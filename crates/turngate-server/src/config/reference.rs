@@ -1,0 +1,194 @@
+//! The configuration reference, generated so it cannot drift from the code:
+//! `docs/configuration.md` is this text, and a test says so.
+
+use std::fmt::Write as _;
+
+use super::{Config, ENV_VARS};
+
+/// Every key with its meaning; a test checks that no key lacks one.
+pub(super) const KEYS: &[(&str, &str)] = &[
+    ("listen", "Address to listen on."),
+    ("log_format", "`text` for people, `json` for log collectors."),
+    (
+        "public_url",
+        "Externally reachable base URL (`https://bridge.example.com`), for TwiML and Twilio signatures; taken from the request's `Host` when empty.",
+    ),
+    ("drain_timeout_ms", "How long active calls may continue after SIGTERM before they are ended."),
+    ("recording_dir", "Directory for per-call WAV recordings (both directions); empty for none."),
+    (
+        "auth.twilio_auth_token",
+        "Checks `X-Twilio-Signature` on `/twilio/voice` and the `/twilio` upgrade; empty: not checked (warned at start).",
+    ),
+    (
+        "auth.telnyx_public_key",
+        "Telnyx account public key (base64, 32 bytes) for Call Control webhook signatures; empty: not checked (warned).",
+    ),
+    (
+        "auth.audiocodes_token",
+        "Bearer token AudioCodes VoiceAI Connect must present on `/audiocodes`; empty: not checked (warned).",
+    ),
+    (
+        "auth.client_token",
+        "Bearer token app clients must present on `/session` and `/chat`; empty: not checked (warned).",
+    ),
+    (
+        "openai.api_key",
+        "OpenAI (or compatible) API key. Empty: the in-process strict simulators serve every call, and the server says so at start.",
+    ),
+    (
+        "openai.realtime_url",
+        "Full Realtime WebSocket URL, `?model=` included; any Realtime-compatible server.",
+    ),
+    ("openai.base_url", "REST base URL for the chat APIs, e.g. `http://127.0.0.1:9000/v1`."),
+    ("openai.voice", "The agent's voice."),
+    ("openai.instructions", "The agent's instructions."),
+    (
+        "openai.chat_backend",
+        "`responses` (Responses + Conversations) or `assistants` (threads and runs, for compatible servers).",
+    ),
+    (
+        "openai.assistant_id",
+        "Assistant for the Assistants API; one is created at start when empty.",
+    ),
+    ("openai.chat_model", "Model for the chat APIs."),
+    (
+        "redis.url",
+        "`redis://host:port[/db]`, `rediss://…` or `redis+unix:///path`; empty for the in-memory coordinator (one process).",
+    ),
+    (
+        "redis.prefix",
+        "Prefix of every key and channel, so deployments can share one Redis (no braces).",
+    ),
+    (
+        "session.turn_detection",
+        "`server`: the model's VAD commits turns; `client`: the transport reports speech and the core commits.",
+    ),
+    (
+        "session.response_mode",
+        "`client`: turngate sends every `response.create` (race-free); `server_auto`: the model answers commits itself and turngate adopts its responses.",
+    ),
+    (
+        "session.auto_response_grace_ms",
+        "With `server_auto`, how long a turn waits for the model's own response before turngate asks.",
+    ),
+    ("session.min_commit_ms", "Least audio a commit carries (the API rejects less than 100 ms)."),
+    (
+        "session.greeting",
+        "Instructions for a greeting as soon as the model is ready; none when unset.",
+    ),
+    (
+        "session.barge_in",
+        "`off`, `immediate`, or `{ after_speech_ms = N }` (interrupt only after N ms of caller speech).",
+    ),
+    ("session.dead_air.enabled", "Check in on silence and hang up after the last check-in."),
+    ("session.dead_air.timeout_ms", "Silence before a check-in."),
+    (
+        "session.dead_air.hold_on_timeout_ms",
+        "Silence before a check-in after the caller asked for a moment.",
+    ),
+    (
+        "session.dead_air.hold_on_phrases",
+        "Phrases (case-insensitive, inside the caller's transcript) that mean \"give me a moment\".",
+    ),
+    ("session.dead_air.check_in", "Instructions for the check-in response."),
+    ("session.dead_air.max_check_ins", "Check-ins before hanging up."),
+    ("session.dead_air.hang_up_grace_ms", "Silence after the last check-in before hanging up."),
+    ("session.max_call_duration_ms", "Longest call; then the goodbye, then hang-up."),
+    (
+        "session.goodbye",
+        "Instructions for the goodbye at the duration limit; without it the call hangs up at once.",
+    ),
+    ("session.goodbye_timeout_ms", "How long the goodbye may take before hanging up anyway."),
+    (
+        "session.ready_timeout_ms",
+        "How long the model may take to become ready (at start and after a reconnect) before the call ends.",
+    ),
+    (
+        "session.readiness_buffer_ms",
+        "Caller audio held while the model is not ready; the oldest beyond it is dropped and counted.",
+    ),
+    ("session.create_timeout_ms", "How long a `response.create` may go unanswered."),
+    ("session.cancel_timeout_ms", "How long a `response.cancel` may go unanswered."),
+    (
+        "session.response_timeout_ms",
+        "How long a response may generate before it is cancelled and its turns asked again.",
+    ),
+    ("session.max_attempts", "Times a request is sent before it is dropped (with an event)."),
+    ("session.retry_backoff_ms", "Wait before retrying a rejected create; doubles per attempt."),
+    (
+        "session.playback_grace_ms",
+        "How long past its expected end audio may stay unconfirmed before it is assumed heard.",
+    ),
+    (
+        "session.external_playback_timeout_ms",
+        "How long a provider-side playback may run without its end signal.",
+    ),
+    (
+        "session.tool_timeout_ms",
+        "How long a tool may run before an error output is returned for it.",
+    ),
+    ("session.outbox_capacity", "Messages kept per session for app clients that reconnect."),
+    ("session.client_grace_ms", "How long a session outlives its last app client."),
+    (
+        "session.end_when_clients_gone",
+        "End the session when the last app client is gone for the grace period.",
+    ),
+    ("chat.queue_depth", "Requests waiting per conversation before new ones get HTTP 429."),
+    ("chat.request_timeout_ms", "How long one `/chat` request may wait and run before HTTP 504."),
+    ("limits.max_frame_bytes", "Largest WebSocket message accepted."),
+    ("limits.max_body_bytes", "Largest HTTP request body accepted."),
+    (
+        "limits.max_messages_per_second",
+        "WebSocket messages per second one connection may send (a 20 ms media stream sends 50).",
+    ),
+    ("limits.max_calls", "Concurrent calls before new ones are refused."),
+];
+
+/// The Markdown reference of every key, its default and its variable.
+pub fn reference() -> String {
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+    let mut text = String::from(
+        "# Configuration\n\n\
+         <!-- Generated from crates/turngate-server/src/config; `TURNGATE_BLESS=1 cargo test -p turngate-server config` rewrites it. -->\n\n\
+         The server reads, in this order, each overriding the one before:\n\n\
+         1. a TOML file (`--config <path>` or `TURNGATE_CONFIG`);\n\
+         2. environment variables;\n\
+         3. command-line flags (`--listen`, `--redis-url`, `--log-format`).\n\n\
+         Unknown keys and invalid values stop the server at start with a message naming the key.\n\
+         Durations are whole milliseconds (keys ending in `_ms`).\n\n\
+         ## Environment variables\n\n\
+         | variable | sets |\n| --- | --- |\n",
+    );
+    for var in ENV_VARS {
+        let _ = writeln!(text, "| `{}` | `{}` |", var.name, var.key);
+    }
+    text.push_str("\n## Keys\n\n| key | default | meaning |\n| --- | --- | --- |\n");
+    for (key, meaning) in KEYS {
+        let default = lookup(&defaults, key).map_or_else(|| "(not set)".to_owned(), shown);
+        let _ = writeln!(text, "| `{key}` | {default} | {meaning} |");
+    }
+    text
+}
+
+pub(super) fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut parts = key.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn shown(value: &toml::Value) -> String {
+    let text = match value {
+        toml::Value::String(s) if s.is_empty() => return "(empty)".to_owned(),
+        toml::Value::Array(items) if items.len() > 3 => format!("{} phrases", items.len()),
+        other => other.to_string(),
+    };
+    let text = if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    };
+    format!("`{}`", text.replace('|', "\\|"))
+}

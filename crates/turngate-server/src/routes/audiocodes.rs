@@ -1,0 +1,25 @@
+//! AudioCodes VoiceAI Connect: the Bot API WebSocket.
+
+use std::sync::Arc;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use turngate_telephony::audiocodes::{AudioCodesConfig, AudioCodesTransport};
+
+use super::upgrade;
+use super::util::bearer_ok;
+use crate::state::AppState;
+
+/// `GET /audiocodes`: one conversation, after the bot's bearer token checks out.
+pub(super) async fn stream(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !bearer_ok(&headers, &state.config.auth.audiocodes_token) {
+        return (StatusCode::UNAUTHORIZED, "a valid bearer token is required\n").into_response();
+    }
+    let config = AudioCodesConfig::default();
+    upgrade(state, ws, move |now| Box::new(AudioCodesTransport::new(config, now)))
+}

@@ -1,0 +1,137 @@
+//! `POST /chat`: one message in, the assistant's reply out, in order per
+//! conversation across every worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use turngate_coord::{CoordinatorExt, SessionId};
+use turngate_llm::chat::{ChatError, ConversationId, UserMessage};
+
+use super::util::bearer_ok;
+use crate::state::AppState;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChatRequest {
+    conversation_id: String,
+    message: String,
+}
+
+/// The reply body.
+#[derive(Debug, Serialize)]
+pub(super) struct ChatReply {
+    conversation_id: String,
+    reply: String,
+    queued_ms: u64,
+    elapsed_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    error: String,
+    conversation_id: String,
+}
+
+pub(super) async fn chat(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !bearer_ok(&headers, &state.config.auth.client_token) {
+        return (StatusCode::UNAUTHORIZED, "a valid bearer token is required\n").into_response();
+    }
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return (StatusCode::BAD_REQUEST, format!("{rejection}\n")).into_response();
+        }
+    };
+    let Some(queue) = &state.chat else {
+        return (StatusCode::NOT_IMPLEMENTED, "no chat backend is configured\n").into_response();
+    };
+    let problem = |status: StatusCode, error: String| {
+        let body = Problem { error, conversation_id: request.conversation_id.clone() };
+        (status, Json(body)).into_response()
+    };
+    if request.conversation_id.is_empty() || request.message.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "conversation_id and message must not be empty".to_owned(),
+        );
+    }
+    let timeout = state.config.chat.request_timeout;
+    let started = tokio::time::Instant::now();
+    // Across workers, one conversation is driven by one worker at a time:
+    // a fenced lock per conversation, taken within the request's time.
+    let lock = match SessionId::new(format!("chat:{}", request.conversation_id)) {
+        Ok(key) => match state
+            .coordinator
+            .lock_within(&key, timeout + Duration::from_secs(5), timeout)
+            .await
+        {
+            Ok(lock) => Some(lock),
+            Err(error) if error.kind() == turngate_coord::ErrorKind::Timeout => {
+                state.metrics.chat_requests.inc("timeout");
+                return problem(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("the conversation stayed busy: {error}"),
+                );
+            }
+            Err(error) => {
+                state.metrics.chat_requests.inc("unavailable");
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("coordination failed: {error}"),
+                );
+            }
+        },
+        Err(error) => {
+            return problem(StatusCode::BAD_REQUEST, format!("unusable conversation_id: {error}"));
+        }
+    };
+    let waited_for_lock = started.elapsed();
+    let conversation = ConversationId::new(request.conversation_id.clone());
+    let message = UserMessage::new(request.message.clone()).with_deadline(started + timeout);
+    let outcome = queue.send(&conversation, message).await;
+    if let Some(lock) = lock
+        && let Err(error) = state.coordinator.unlock(&lock).await
+    {
+        tracing::warn!(%error, "chat lock release failed; it expires on its own");
+    }
+    match outcome {
+        Ok(served) => {
+            state.metrics.chat_requests.inc("ok");
+            let queued = waited_for_lock + served.waited;
+            state.metrics.queue_wait.observe(queued);
+            Json(ChatReply {
+                conversation_id: request.conversation_id,
+                reply: served.reply.text,
+                queued_ms: millis(queued),
+                elapsed_ms: millis(started.elapsed()),
+            })
+            .into_response()
+        }
+        Err(error @ ChatError::QueueFull { .. }) => {
+            state.metrics.chat_requests.inc("queue_full");
+            problem(StatusCode::TOO_MANY_REQUESTS, error.to_string())
+        }
+        Err(error @ ChatError::Timeout { .. }) => {
+            state.metrics.chat_requests.inc("timeout");
+            problem(StatusCode::GATEWAY_TIMEOUT, error.to_string())
+        }
+        Err(error) => {
+            state.metrics.chat_requests.inc("error");
+            problem(StatusCode::BAD_GATEWAY, error.to_string())
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

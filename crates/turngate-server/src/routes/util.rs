@@ -1,0 +1,114 @@
+//! Small helpers shared by the routes.
+
+use axum::http::HeaderMap;
+
+/// Compares secrets in time independent of where they differ.
+pub(super) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// True if the request carries `Authorization: Bearer <token>`, or no token
+/// is configured.
+pub(super) fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    same_secret(presented.trim().as_bytes(), token.as_bytes())
+}
+
+/// The externally visible base URL: the configured one, or `https://` plus
+/// the request's `Host`.
+pub(super) fn public_base(configured: &str, headers: &HeaderMap) -> String {
+    if !configured.is_empty() {
+        return configured.trim_end_matches('/').to_owned();
+    }
+    let host =
+        headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    format!("https://{host}")
+}
+
+/// `https://host` → `wss://host`, `http://host` → `ws://host`.
+pub(super) fn ws_base(http_base: &str) -> String {
+    if let Some(rest) = http_base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = http_base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        http_base.to_owned()
+    }
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body.
+pub(super) fn parse_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(value) => {
+                        out.push(value);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_form, same_secret, ws_base};
+
+    #[test]
+    fn forms_decode_plus_and_percent_and_keep_bad_escapes() {
+        let form = parse_form("CallSid=CA1&From=%2B1555+0100&Bad=%zz&Empty=");
+        assert_eq!(
+            form,
+            vec![
+                ("CallSid".to_owned(), "CA1".to_owned()),
+                ("From".to_owned(), "+1555 0100".to_owned()),
+                ("Bad".to_owned(), "%zz".to_owned()),
+                ("Empty".to_owned(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_http_scheme() {
+        assert_eq!(ws_base("https://a.example"), "wss://a.example");
+        assert_eq!(ws_base("http://127.0.0.1:8080"), "ws://127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,13 @@
+//! The server over real sockets: routes, auth, webhooks, chat, calls.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests fail loudly and report what they measured"
+)]
+
+mod calls;
+mod routes;
+mod support;

@@ -1,0 +1,634 @@
+//! The AudioCodes Bot API in streaming mode, from VoiceAI Connect's side
+//! (VAIC is the WebSocket client; the bot is the server).
+//!
+//! VAIC sends `session.initiate` offering media formats and requires
+//! `session.accepted` naming one of them; then `userStream.start`, which
+//! the bot answers with `userStream.started` before audio flows as
+//! `userStream.chunk`; key presses and the call's start as `activities`;
+//! and `session.end` at hang-up (after `userStream.stop` →
+//! `userStream.stopped`, if configured). Optionally it first sends
+//! `connection.validate` and requires `connection.validated`.
+//!
+//! From the bot it accepts `playStream.start` / `chunk` / `stop` (one play
+//! stream at a time, chunks only inside one, its `streamId` throughout, in
+//! the negotiated format and not far ahead of playback), the
+//! `userStream.speech.*` messages (which trigger VAIC's barge-in while
+//! audio plays), `activities` (a `hangup` event ends the call) and
+//! `session.error` (VAIC drops the call). Unknown types, unknown fields,
+//! missing fields and messages out of order are violations.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use turngate_audio::{AudioFormat, SampleRate};
+
+use super::call::{Carrier, Shared};
+use super::config::AudioCodesOptions;
+use super::ids::{Rng, audiocodes_conversation_id, rfc3339};
+use super::report::{CallerEvent, Party};
+use super::twilio::json_str;
+use super::voice::{FrameBank, Voice};
+
+/// The event activities a bot may send (the official SDK's list and the
+/// names the VAIC documentation adds).
+const BOT_ACTIVITY_EVENTS: &[&str] = &[
+    "hangup",
+    "transfer",
+    "config",
+    "playUrl",
+    "start",
+    "startRecognition",
+    "stopRecognition",
+    "sendMetaData",
+    "startCallRecording",
+    "stopCallRecording",
+    "pauseCallRecording",
+    "resumeCallRecording",
+    "speakerVerificationCreateSpeaker",
+    "speakerVerificationGetSpeakerStatus",
+    "speakerVerificationDeleteSpeaker",
+    "speakerVerificationEnroll",
+    "speakerVerificationVerify",
+    "abortPrompts",
+    "expectAnotherBotMessage",
+    "sendDtmf",
+];
+
+/// The audio format behind a `mediaFormat` value the caller can stream.
+pub(super) fn media_format(name: &str) -> Option<AudioFormat> {
+    match name {
+        "raw/mulaw" => Some(AudioFormat::Ulaw),
+        "raw/lpcm16" => Some(AudioFormat::Pcm16(SampleRate::Hz16000)),
+        "raw/lpcm16_8" => Some(AudioFormat::Pcm16(SampleRate::Hz8000)),
+        "raw/lpcm16_24" => Some(AudioFormat::Pcm16(SampleRate::Hz24000)),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// `connection.validate` sent.
+    Validating { deadline: Duration },
+    /// `session.initiate` sent.
+    Initiating { deadline: Duration },
+    /// `userStream.start` sent.
+    Starting { deadline: Duration },
+    /// Caller audio flows.
+    Streaming,
+    /// `userStream.stop` sent at hang-up.
+    Stopping { deadline: Duration },
+    /// `session.end` sent, or the call failed.
+    Done,
+}
+
+/// VAIC's side of one conversation.
+#[derive(Debug)]
+pub(super) struct AudioCodes {
+    conversation_id: String,
+    caller: String,
+    callee: String,
+    options: AudioCodesOptions,
+    rng: Rng,
+    phase: Phase,
+    /// The negotiated format, its name and the caller's frames in it.
+    format: Option<(String, AudioFormat, &'static FrameBank)>,
+    /// The active play stream's id.
+    play: Option<String>,
+}
+
+impl AudioCodes {
+    pub(super) fn new(
+        call_id: &str,
+        caller: &str,
+        callee: &str,
+        options: AudioCodesOptions,
+        rng: Rng,
+    ) -> AudioCodes {
+        AudioCodes {
+            conversation_id: audiocodes_conversation_id(call_id),
+            caller: caller.to_owned(),
+            callee: callee.to_owned(),
+            options,
+            rng,
+            phase: Phase::Done,
+            format: None,
+            play: None,
+        }
+    }
+
+    fn send_initiate(&mut self, s: &mut Shared) {
+        let formats = Value::from(self.options.supported_formats.clone()).to_string();
+        s.send(format!(
+            r#"{{"type":"session.initiate","conversationId":{},"botName":{},"caller":{},"expectAudioMessages":true,"supportedMediaFormats":{formats}}}"#,
+            json_str(&self.conversation_id),
+            json_str(&self.options.bot_name),
+            json_str(&self.caller),
+        ));
+        self.phase = Phase::Initiating { deadline: s.now + self.options.answer_timeout };
+        s.rec.event(s.now, CallerEvent::StartSent);
+    }
+
+    fn send_activity(&mut self, s: &mut Shared, activity: &Value) {
+        s.send(format!(
+            r#"{{"type":"activities","conversationId":{},"activities":[{activity}]}}"#,
+            json_str(&self.conversation_id)
+        ));
+    }
+
+    fn send_session_end(&mut self, s: &mut Shared) {
+        s.send(format!(
+            r#"{{"type":"session.end","conversationId":{},"reasonCode":"client-disconnected","reason":"Client Side"}}"#,
+            json_str(&self.conversation_id)
+        ));
+        self.phase = Phase::Done;
+    }
+
+    /// VAIC gives up on the call after the bot broke the handshake.
+    fn fail(&mut self, s: &mut Shared, violation: String) {
+        s.violation(violation);
+        self.phase = Phase::Done;
+        s.end(Party::Caller, "the bot broke the session handshake".to_owned());
+    }
+
+    fn accepted(&self) -> bool {
+        !matches!(self.phase, Phase::Validating { .. } | Phase::Initiating { .. })
+    }
+
+    fn on_accepted(&mut self, s: &mut Shared, format: Option<&str>) {
+        if !matches!(self.phase, Phase::Initiating { .. }) {
+            s.violation("session.accepted without a pending session.initiate".to_owned());
+            return;
+        }
+        let Some(format) = format else {
+            self.fail(s, "session.accepted without a mediaFormat".to_owned());
+            return;
+        };
+        let offered = self.options.supported_formats.iter().any(|f| f == format);
+        let audio = media_format(format).filter(|_| offered);
+        let Some(audio) = audio else {
+            let offer = self.options.supported_formats.join(", ");
+            self.fail(
+                s,
+                format!(
+                    "session.accepted with mediaFormat `{format}`, which was not offered ({offer})"
+                ),
+            );
+            return;
+        };
+        self.format = Some((format.to_owned(), audio, FrameBank::get(audio)));
+        s.rec.setup_done(s.now);
+        s.rec.event(s.now, CallerEvent::SessionAccepted { media_format: format.to_owned() });
+        let start = serde_json::json!({
+            "type": "event",
+            "name": "start",
+            "id": self.rng.uuid(),
+            "timestamp": rfc3339(SystemTime::now()),
+            "language": "en-US",
+            "parameters": {"caller": self.caller, "callee": self.callee},
+        });
+        self.send_activity(s, &start);
+        s.send(format!(
+            r#"{{"type":"userStream.start","conversationId":{}}}"#,
+            json_str(&self.conversation_id)
+        ));
+        self.phase = Phase::Starting { deadline: s.now + self.options.answer_timeout };
+    }
+
+    fn on_play_start(&mut self, s: &mut Shared, stream_id: &str, format: Option<&str>) {
+        if let Some(format) = format
+            && self.format.as_ref().is_some_and(|(name, _, _)| name != format)
+        {
+            s.violation(format!("playStream.start in `{format}`, not the session's mediaFormat"));
+        }
+        if let Some(active) = self.play.as_deref() {
+            s.violation(format!(
+                "playStream.start `{stream_id}` while play stream `{active}` is active (stop it first)"
+            ));
+        }
+        // The new stream is taken as the active one, so one missing stop
+        // is reported once rather than on every chunk after it.
+        self.play = Some(stream_id.to_owned());
+        s.rec.event(s.now, CallerEvent::PlayStreamStarted { stream_id: stream_id.to_owned() });
+    }
+
+    fn on_play_chunk(&mut self, s: &mut Shared, stream_id: &str, chunk: &str) {
+        match self.play.as_deref() {
+            None => {
+                s.violation(format!(
+                    "playStream.chunk for `{stream_id}` with no active play stream"
+                ));
+                return;
+            }
+            Some(active) if active != stream_id => {
+                s.violation(format!(
+                    "playStream.chunk for `{stream_id}` while `{active}` is the active stream"
+                ));
+                return;
+            }
+            Some(_) => {}
+        }
+        let Some((_, format, _)) = self.format else { return };
+        s.scratch.clear();
+        if STANDARD.decode_vec(chunk, &mut s.scratch).is_err() {
+            s.violation("playStream.chunk audioChunk is not base64".to_owned());
+            return;
+        }
+        let bytes = s.scratch.len();
+        if bytes == 0 {
+            s.violation("playStream.chunk with an empty audioChunk".to_owned());
+            return;
+        }
+        if !bytes.is_multiple_of(format.bytes_per_sample()) {
+            s.violation(format!("playStream.chunk of {bytes} bytes is not whole 16-bit samples"));
+            return;
+        }
+        s.agent_audio(bytes, format.duration_of(bytes as u64));
+        if let Some(max) = self.options.max_ahead
+            && s.ear.ahead(s.now) > max
+        {
+            s.violation(format!(
+                "play stream audio ran more than {} ms ahead of playback (send it at about the playback rate)",
+                max.as_millis()
+            ));
+        }
+    }
+
+    fn on_play_stop(&mut self, s: &mut Shared, stream_id: &str) {
+        match self.play.as_deref() {
+            Some(active) if active == stream_id => {
+                self.play = None;
+                s.rec.event(
+                    s.now,
+                    CallerEvent::PlayStreamStopped { stream_id: stream_id.to_owned() },
+                );
+            }
+            Some(active) => {
+                s.violation(format!(
+                    "playStream.stop for `{stream_id}` while `{active}` is the active stream"
+                ));
+            }
+            None => {
+                s.violation(format!(
+                    "playStream.stop for `{stream_id}` with no active play stream"
+                ));
+            }
+        }
+    }
+
+    fn on_speech(&mut self, s: &mut Shared, kind: &str) {
+        s.rec.detail(s.now, CallerEvent::BotSpeech { kind: kind.to_owned() });
+        let barge_in = matches!(kind, "userStream.speech.started" | "userStream.speech.hypothesis");
+        if barge_in && self.options.barge_in_on_speech && s.ear.ahead(s.now) > Duration::ZERO {
+            s.clear();
+        }
+    }
+
+    fn on_activities(&mut self, s: &mut Shared, activities: Vec<Activity>) {
+        if activities.is_empty() {
+            s.violation("activities with an empty list".to_owned());
+            return;
+        }
+        for activity in activities {
+            match (activity.kind.as_str(), activity.name.as_deref(), activity.text.as_deref()) {
+                ("event", Some(name), None) if BOT_ACTIVITY_EVENTS.contains(&name) => {
+                    s.rec.event(s.now, CallerEvent::BotActivity { name: name.to_owned() });
+                    match name {
+                        "hangup" => s.end(Party::Bot, "hangup activity".to_owned()),
+                        "abortPrompts" if s.ear.ahead(s.now) > Duration::ZERO => s.clear(),
+                        _ => {}
+                    }
+                }
+                ("event", Some(name), None) => {
+                    s.violation(format!("unknown event activity `{name}`"));
+                }
+                ("event", None, _) => s.violation("an event activity without a name".to_owned()),
+                ("message", None, Some(text)) => {
+                    s.rec.event(s.now, CallerEvent::BotText { text: text.to_owned() });
+                }
+                ("message", _, None) => s.violation("a message activity without text".to_owned()),
+                (kind @ ("event" | "message"), _, _) => {
+                    s.violation(format!("a `{kind}` activity with both name and text"));
+                }
+                (kind, _, _) => s.violation(format!("unknown activity type `{kind}`")),
+            }
+        }
+    }
+}
+
+/// Everything a bot may send VAIC, as one shape; which fields each type
+/// may carry is checked after parsing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BotMessage<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(rename = "conversationId", borrow, default)]
+    conversation_id: Option<Cow<'a, str>>,
+    #[serde(rename = "mediaFormat", borrow, default)]
+    media_format: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(rename = "streamId", borrow, default)]
+    stream_id: Option<Cow<'a, str>>,
+    #[serde(rename = "audioChunk", borrow, default)]
+    audio_chunk: Option<Cow<'a, str>>,
+    #[serde(rename = "altText", borrow, default)]
+    alt_text: Option<Cow<'a, str>>,
+    #[serde(rename = "activityParams", default)]
+    activity_params: Option<Map<String, Value>>,
+    #[serde(borrow, default)]
+    alternatives: Option<Vec<Alternative<'a>>>,
+    #[serde(default)]
+    activities: Option<Vec<Activity>>,
+    #[serde(borrow, default)]
+    participant: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Alternative<'a> {
+    // Parsed to check the shape; the text itself is not used.
+    #[serde(rename = "text", borrow)]
+    _text: Cow<'a, str>,
+    #[serde(default)]
+    confidence: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activity {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    // The rest is parsed to check its shape only.
+    #[serde(rename = "value", default)]
+    _value: Option<Value>,
+    #[serde(rename = "activityParams", default)]
+    _activity_params: Option<Map<String, Value>>,
+    #[serde(rename = "sessionParams", default)]
+    _session_params: Option<Map<String, Value>>,
+    #[serde(rename = "parameters", default)]
+    _parameters: Option<Map<String, Value>>,
+    #[serde(rename = "delay", default)]
+    _delay: Option<u64>,
+    #[serde(rename = "id", default)]
+    _id: Option<String>,
+    #[serde(rename = "timestamp", default)]
+    _timestamp: Option<String>,
+    #[serde(rename = "language", default)]
+    _language: Option<String>,
+}
+
+/// The fields each bot message type may carry besides `type` and
+/// `conversationId`, and the ones it must.
+fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    Some(match kind {
+        "session.accepted" => (&["mediaFormat"], &["mediaFormat"]),
+        "session.error" => (&["reason"], &[]),
+        "connection.validated" => (&["success"], &["success"]),
+        "userStream.started" | "userStream.stopped" => (&[], &[]),
+        "userStream.speech.started"
+        | "userStream.speech.stopped"
+        | "userStream.speech.committed" => (&["participant"], &[]),
+        "userStream.speech.hypothesis" | "userStream.speech.recognition" => {
+            (&["alternatives", "participant"], &["alternatives"])
+        }
+        "playStream.start" => {
+            (&["streamId", "mediaFormat", "altText", "activityParams"], &["streamId"])
+        }
+        "playStream.chunk" => (&["streamId", "audioChunk"], &["streamId", "audioChunk"]),
+        "playStream.stop" => (&["streamId"], &["streamId"]),
+        "activities" => (&["activities"], &["activities"]),
+        _ => return None,
+    })
+}
+
+impl BotMessage<'_> {
+    /// The optional fields present, by their wire names.
+    fn present(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("mediaFormat", self.media_format.is_some()),
+            ("reason", self.reason.is_some()),
+            ("success", self.success.is_some()),
+            ("streamId", self.stream_id.is_some()),
+            ("audioChunk", self.audio_chunk.is_some()),
+            ("altText", self.alt_text.is_some()),
+            ("activityParams", self.activity_params.is_some()),
+            ("alternatives", self.alternatives.is_some()),
+            ("activities", self.activities.is_some()),
+            ("participant", self.participant.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+    }
+}
+
+impl Carrier for AudioCodes {
+    fn call_ref(&self) -> &str {
+        &self.conversation_id
+    }
+
+    fn open(&mut self, s: &mut Shared) {
+        if self.options.validate_connection {
+            s.send(r#"{"type":"connection.validate"}"#.to_owned());
+            self.phase = Phase::Validating { deadline: s.now + self.options.answer_timeout };
+        } else {
+            self.send_initiate(s);
+        }
+    }
+
+    fn media_flowing(&self) -> bool {
+        self.phase == Phase::Streaming
+    }
+
+    fn audio(&mut self, s: &mut Shared, voice: Voice) {
+        let Some((_, _, bank)) = self.format else { return };
+        let payload = bank.frame(voice);
+        let mut text = String::with_capacity(payload.len() + 120);
+        let _ = write!(
+            text,
+            r#"{{"type":"userStream.chunk","conversationId":{},"audioChunk":"{payload}"}}"#,
+            json_str(&self.conversation_id)
+        );
+        s.send_audio(text, bank.frame_bytes);
+    }
+
+    fn dtmf(&mut self, s: &mut Shared, digit: char) {
+        let activity = serde_json::json!({
+            "type": "event",
+            "name": "dtmf",
+            "value": digit.to_string(),
+            "id": self.rng.uuid(),
+            "timestamp": rfc3339(SystemTime::now()),
+        });
+        self.send_activity(s, &activity);
+    }
+
+    fn echo_mark(&mut self, s: &mut Shared, name: &str) {
+        // The Bot API has no marks; nothing can be due.
+        let _ = (s, name);
+    }
+
+    fn hang_up(&mut self, s: &mut Shared) {
+        match self.phase {
+            Phase::Streaming if self.options.stop_user_stream => {
+                s.send(format!(
+                    r#"{{"type":"userStream.stop","conversationId":{}}}"#,
+                    json_str(&self.conversation_id)
+                ));
+                self.phase = Phase::Stopping { deadline: s.now + self.options.answer_timeout };
+            }
+            Phase::Done => {}
+            _ => self.send_session_end(s),
+        }
+    }
+
+    fn closing(&self) -> bool {
+        matches!(self.phase, Phase::Stopping { .. })
+    }
+
+    fn text(&mut self, s: &mut Shared, text: &str) {
+        let message: BotMessage<'_> = match serde_json::from_str(text) {
+            Ok(message) => message,
+            Err(error) => {
+                s.violation(format!("a message that breaks the Bot API schema: {error}"));
+                return;
+            }
+        };
+        let kind = message.kind.as_ref();
+        let Some((allowed, required)) = fields_of(kind) else {
+            s.violation(format!("unknown message type `{kind}`"));
+            return;
+        };
+        if let Some(field) = message.present().find(|field| !allowed.contains(field)) {
+            s.violation(format!("`{kind}` with an unexpected field `{field}`"));
+            return;
+        }
+        if let Some(field) = required.iter().find(|field| !message.present().any(|p| p == **field))
+        {
+            s.violation(format!("`{kind}` without the required field `{field}`"));
+            return;
+        }
+        if let Some(id) = message.conversation_id.as_deref()
+            && id != self.conversation_id
+        {
+            s.violation(format!("`{kind}` for conversationId `{id}`, not this conversation's"));
+            return;
+        }
+        if self.phase == Phase::Done {
+            return;
+        }
+        if !self.accepted()
+            && !matches!(kind, "session.accepted" | "session.error" | "connection.validated")
+        {
+            s.violation(format!("`{kind}` before session.accepted"));
+            return;
+        }
+        match kind {
+            "connection.validated" => {
+                if !matches!(self.phase, Phase::Validating { .. }) {
+                    s.violation("connection.validated without a connection.validate".to_owned());
+                } else if message.success == Some(true) {
+                    self.send_initiate(s);
+                } else {
+                    self.fail(s, "connection.validated without success: true".to_owned());
+                }
+            }
+            "session.accepted" => self.on_accepted(s, message.media_format.as_deref()),
+            "session.error" => {
+                let reason = message.reason.as_deref().unwrap_or("no reason given");
+                self.phase = Phase::Done;
+                s.end(Party::Bot, format!("session.error: {reason}"));
+            }
+            "userStream.started" => {
+                if matches!(self.phase, Phase::Starting { .. }) {
+                    self.phase = Phase::Streaming;
+                    s.rec.event(s.now, CallerEvent::UserStreamStarted);
+                } else {
+                    s.violation("userStream.started without a pending userStream.start".to_owned());
+                }
+            }
+            "userStream.stopped" => {
+                if matches!(self.phase, Phase::Stopping { .. }) {
+                    self.send_session_end(s);
+                } else {
+                    s.violation("userStream.stopped without a pending userStream.stop".to_owned());
+                }
+            }
+            "playStream.start" => {
+                let id = message.stream_id.as_deref().unwrap_or_default();
+                self.on_play_start(s, id, message.media_format.as_deref());
+            }
+            "playStream.chunk" => {
+                let id = message.stream_id.as_deref().unwrap_or_default();
+                let chunk = message.audio_chunk.as_deref().unwrap_or_default();
+                self.on_play_chunk(s, id, chunk);
+            }
+            "playStream.stop" => {
+                self.on_play_stop(s, message.stream_id.as_deref().unwrap_or_default());
+            }
+            "activities" => self.on_activities(s, message.activities.unwrap_or_default()),
+            _ => {
+                if let Some(alternatives) = &message.alternatives
+                    && (alternatives.is_empty()
+                        || alternatives
+                            .iter()
+                            .any(|a| a.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c))))
+                {
+                    s.violation(format!(
+                        "`{kind}` with an empty alternatives list or a confidence outside [0, 1]"
+                    ));
+                }
+                self.on_speech(s, kind);
+            }
+        }
+    }
+
+    fn binary(&mut self, s: &mut Shared, len: usize) {
+        s.violation(format!("a binary frame ({len} bytes); Bot API messages are JSON text"));
+    }
+
+    fn poll(&mut self, s: &mut Shared) {
+        let timeout = self.options.answer_timeout.as_millis();
+        match self.phase {
+            Phase::Validating { deadline } if s.now >= deadline => {
+                self.fail(s, format!("no connection.validated within {timeout} ms"));
+            }
+            Phase::Initiating { deadline } if s.now >= deadline => {
+                self.fail(s, format!("no session.accepted within {timeout} ms"));
+            }
+            Phase::Starting { deadline } if s.now >= deadline => {
+                self.fail(s, format!("no userStream.started within {timeout} ms"));
+            }
+            Phase::Stopping { deadline } if s.now >= deadline => {
+                s.violation(format!("no userStream.stopped within {timeout} ms"));
+                self.send_session_end(s);
+            }
+            _ => {}
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Validating { deadline }
+            | Phase::Initiating { deadline }
+            | Phase::Starting { deadline }
+            | Phase::Stopping { deadline } => Some(deadline),
+            Phase::Streaming | Phase::Done => None,
+        }
+    }
+
+    fn setup_on_first_message(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests: turngate's providers against the strict simulators.
+
+mod chat;
