@@ -15,6 +15,7 @@ pub mod demo;
 pub mod metrics;
 pub mod providers;
 pub mod record;
+pub mod sessions;
 pub mod state;
 
 mod driver;

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::providers::Simulators;
 use crate::record::Records;
+use crate::sessions::Sessions;
 
 /// Makes the transport for one new call leg.
 pub type TransportFactory = Arc<dyn Fn(Instant) -> Box<dyn Transport> + Send + Sync>;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub tool_specs: Vec<ToolSpec>,
     /// Recent calls.
     pub records: Records,
+    /// Live app-client sessions.
+    pub sessions: Arc<Sessions>,
     /// Transports registered by name; each is mounted at `GET /{name}`.
     pub transports: BTreeMap<String, TransportFactory>,
     /// True when the simulators stand in for the upstream APIs.
@@ -94,6 +97,7 @@ impl AppState {
             tools: parts.tools,
             tool_specs: parts.tool_specs,
             records: Records::new(256),
+            sessions: Arc::new(Sessions::default()),
             transports: parts.transports,
             simulated: parts.simulated,
             simulators: parts.simulators,

@@ -148,6 +148,9 @@ pub struct LimitsConfig {
     pub max_messages_per_second: u32,
     /// Concurrent calls before new ones are refused.
     pub max_calls: usize,
+    /// How long an app client has to acknowledge `ready` on `/session`.
+    #[serde(rename = "handshake_timeout_ms", with = "millis")]
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -196,6 +199,7 @@ impl Default for LimitsConfig {
             max_body_bytes: 1024 * 1024,
             max_messages_per_second: 500,
             max_calls: 10_000,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -374,6 +378,9 @@ impl Config {
         }
         if self.limits.max_messages_per_second == 0 {
             return bad("limits.max_messages_per_second", "must be at least 1".to_owned());
+        }
+        if self.limits.handshake_timeout.is_zero() {
+            return bad("limits.handshake_timeout_ms", "must be greater than zero".to_owned());
         }
         if self.limits.max_calls == 0 {
             return bad("limits.max_calls", "must be at least 1".to_owned());

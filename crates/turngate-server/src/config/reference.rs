@@ -142,6 +142,10 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "WebSocket messages per second one connection may send (a 20 ms media stream sends 50).",
     ),
     ("limits.max_calls", "Concurrent calls before new ones are refused."),
+    (
+        "limits.handshake_timeout_ms",
+        "How long an app client on `/session` has to acknowledge `ready`.",
+    ),
 ];
 
 /// The Markdown reference of every key, its default and its variable.

@@ -5,6 +5,7 @@ mod audiocodes;
 mod calls;
 mod chat;
 mod health;
+mod session;
 mod telnyx;
 mod twilio;
 mod util;
@@ -33,6 +34,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/telnyx/webhook", post(telnyx::webhook))
         .route("/audiocodes", get(audiocodes::stream))
         .route("/chat", post(chat::chat))
+        .route("/session", get(session::connect))
+        .route("/session/{id}/confirm", post(session::confirm))
+        .route("/session/{id}/publish", post(session::publish))
         .route("/calls", get(calls::list))
         .route("/calls/{id}", get(calls::get));
     for (name, factory) in &state.transports {

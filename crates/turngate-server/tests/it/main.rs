@@ -10,4 +10,5 @@
 
 mod calls;
 mod routes;
+mod session;
 mod support;

@@ -1,0 +1,231 @@
+//! App-client sessions (`GET /session`): several connections per session,
+//! sequence-numbered messages replayed after a reconnect, and confirmation
+//! requests that wait for a client's answer with a timeout.
+//!
+//! Each session is one task driving a `turngate_core::Session` for its
+//! outbox and connection counting (the core's replay and grace-period rules
+//! are the ones tested there); connections talk to it through bounded
+//! channels.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+use tracing::debug;
+use turngate_core::{AppCommand, Command, ConnId, Input, Session, SessionConfig};
+
+/// Messages queued for one connection before it counts as too slow.
+const CONNECTION_QUEUE: usize = 256;
+/// Requests queued for one session's task.
+const SESSION_QUEUE: usize = 256;
+
+/// What a session's task is asked to do.
+#[derive(Debug)]
+pub(crate) enum ToSession {
+    /// A connection finished its handshake.
+    Connect { conn: ConnId, last_seq: Option<u64>, sender: mpsc::Sender<String> },
+    /// A connection closed.
+    Disconnect { conn: ConnId },
+    /// A message for every client, sequenced and kept for replay.
+    Publish { text: String },
+    /// A client answered a confirmation request.
+    Answer { id: u64, approved: bool },
+    /// Ask the clients to confirm something.
+    Confirm { prompt: String, timeout: Duration, reply: oneshot::Sender<ConfirmOutcome> },
+}
+
+/// How a confirmation request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmOutcome {
+    /// A client approved.
+    Approved,
+    /// A client declined.
+    Declined,
+    /// Nobody answered in time.
+    TimedOut,
+    /// No client was connected to ask.
+    NoClient,
+}
+
+/// Every live app session of this worker.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<String, mpsc::Sender<ToSession>>>,
+    next_conn: AtomicU64,
+}
+
+impl Sessions {
+    /// The session's task handle, started if it is not running.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        id: &str,
+        config: &SessionConfig,
+    ) -> mpsc::Sender<ToSession> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = live.get(id).filter(|s| !s.is_closed()) {
+            return sender.clone();
+        }
+        let (sender, receiver) = mpsc::channel(SESSION_QUEUE);
+        live.insert(id.to_owned(), sender.clone());
+        let mut config = config.clone();
+        config.dead_air.enabled = false;
+        config.end_when_clients_gone = true;
+        let sessions = Arc::clone(self);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            run(config, receiver).await;
+            sessions.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            debug!(session = %id, "app session ended");
+        });
+        sender
+    }
+
+    /// The session's task handle, if it is running.
+    pub(crate) fn get(&self, id: &str) -> Option<mpsc::Sender<ToSession>> {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .filter(|s| !s.is_closed())
+            .cloned()
+    }
+
+    /// A fresh connection id.
+    pub(crate) fn next_conn(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Sessions running now.
+    pub fn len(&self) -> usize {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when none runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Pending {
+    reply: oneshot::Sender<ConfirmOutcome>,
+    deadline: Instant,
+}
+
+async fn run(config: SessionConfig, mut inbox: mpsc::Receiver<ToSession>) {
+    let mut session = Session::new(config, Instant::now());
+    // App sessions have no model connection of their own to wait for.
+    let _ = session.handle(Instant::now(), Input::BackendReady);
+    let mut connections: HashMap<ConnId, mpsc::Sender<String>> = HashMap::new();
+    let mut confirms: HashMap<u64, Pending> = HashMap::new();
+    let mut next_confirm = 0u64;
+    loop {
+        let confirm_deadline = confirms.values().map(|p| p.deadline).min();
+        let wake = [session.poll_timeout(), confirm_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+        let input = tokio::select! {
+            message = inbox.recv() => match message {
+                None => break,
+                Some(ToSession::Connect { conn, last_seq, sender }) => {
+                    connections.insert(conn, sender);
+                    Some(Input::ClientConnected { conn, last_seq })
+                }
+                Some(ToSession::Disconnect { conn }) => {
+                    connections.remove(&conn);
+                    Some(Input::ClientDisconnected { conn })
+                }
+                Some(ToSession::Publish { text }) => Some(Input::SendToClients { text }),
+                Some(ToSession::Answer { id, approved }) => {
+                    if let Some(pending) = confirms.remove(&id) {
+                        let outcome = if approved { ConfirmOutcome::Approved } else { ConfirmOutcome::Declined };
+                        let _ = pending.reply.send(outcome);
+                        Some(Input::SendToClients { text: confirm_closed(id, outcome) })
+                    } else {
+                        None
+                    }
+                }
+                Some(ToSession::Confirm { prompt, timeout, reply }) => {
+                    if connections.is_empty() {
+                        let _ = reply.send(ConfirmOutcome::NoClient);
+                        None
+                    } else {
+                        next_confirm += 1;
+                        confirms.insert(next_confirm, Pending { reply, deadline: Instant::now() + timeout });
+                        let text = serde_json::json!({
+                            "type": "confirm", "id": next_confirm, "prompt": prompt,
+                            "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                        });
+                        Some(Input::SendToClients { text: text.to_string() })
+                    }
+                }
+            },
+            () = sleep_until(wake.into()) => Some(Input::Tick),
+        };
+        let now = Instant::now();
+        let expired: Vec<u64> =
+            confirms.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        let mut inputs: Vec<Input> = input.into_iter().collect();
+        for id in expired {
+            if let Some(pending) = confirms.remove(&id) {
+                let _ = pending.reply.send(ConfirmOutcome::TimedOut);
+                inputs.push(Input::SendToClients {
+                    text: confirm_closed(id, ConfirmOutcome::TimedOut),
+                });
+            }
+        }
+        for input in inputs {
+            for command in session.handle(now, input) {
+                match command {
+                    Command::App(AppCommand::Deliver { conn, seq, text }) => {
+                        deliver(
+                            &mut connections,
+                            conn,
+                            &format!("{{\"seq\":{seq},\"message\":{text}}}"),
+                        );
+                    }
+                    Command::App(AppCommand::ReplayGap { conn, oldest_held }) => {
+                        deliver(
+                            &mut connections,
+                            conn,
+                            &format!("{{\"type\":\"gap\",\"oldest_held\":{oldest_held}}}"),
+                        );
+                    }
+                    Command::App(AppCommand::SessionEnded { .. }) => {
+                        for (_, pending) in confirms.drain() {
+                            let _ = pending.reply.send(ConfirmOutcome::NoClient);
+                        }
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Tells clients that a confirmation is settled, so every tab closes it.
+fn confirm_closed(id: u64, outcome: ConfirmOutcome) -> String {
+    serde_json::json!({"type": "confirm_closed", "id": id, "outcome": outcome}).to_string()
+}
+
+/// Queues a message for one connection; a connection too slow to drain its
+/// queue is dropped (it reconnects and replays what it missed).
+fn deliver(connections: &mut HashMap<ConnId, mpsc::Sender<String>>, conn: ConnId, text: &str) {
+    let Some(sender) = connections.get(&conn) else { return };
+    if sender.try_send(text.to_owned()).is_err() {
+        debug!(%conn, "client too slow; dropping its connection");
+        connections.remove(&conn);
+    }
+}
+
+/// The capacity of one connection's outgoing queue.
+pub(crate) fn connection_queue() -> (mpsc::Sender<String>, mpsc::Receiver<String>) {
+    mpsc::channel(CONNECTION_QUEUE)
+}
