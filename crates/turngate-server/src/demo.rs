@@ -84,6 +84,7 @@ pub async fn run(mut config: Config) -> Result<(), DemoError> {
             call_id: format!("demo-{}-{index}", scenario.name),
             script: scenario.script.clone(),
             timeout: Duration::from_secs(45),
+            detailed_timeline: false,
             ..CallerConfig::default()
         };
         calls.push(tokio::spawn(callers::run(config)));
@@ -208,6 +209,12 @@ fn check_call(state: &AppState, scenario: &Scenario, report: &CallReport) -> Vec
         .violations
         .iter()
         .map(|v| format!("{}: protocol violation seen by the caller: {v}", scenario.name))
+        .chain(
+            report
+                .failures
+                .iter()
+                .map(|f| format!("{}: the call did not go as scripted: {f}", scenario.name)),
+        )
         .collect();
     let record = find_record(state, scenario);
     let server_kinds = |kind: &str| {

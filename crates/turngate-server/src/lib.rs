@@ -18,6 +18,7 @@ pub mod record;
 pub mod sessions;
 pub mod state;
 
+mod chat_order;
 mod driver;
 mod routes;
 mod server;

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use turngate_coord::{CoordinatorExt, SessionId};
 use turngate_llm::chat::{ChatError, ConversationId, UserMessage};
 
 use super::util::bearer_ok;
@@ -67,43 +66,39 @@ pub(super) async fn chat(
     }
     let timeout = state.config.chat.request_timeout;
     let started = tokio::time::Instant::now();
-    // Across workers, one conversation is driven by one worker at a time:
-    // a fenced lock per conversation, taken within the request's time.
-    let lock = match SessionId::new(format!("chat:{}", request.conversation_id)) {
-        Ok(key) => match state
-            .coordinator
-            .lock_within(&key, timeout + Duration::from_secs(5), timeout)
-            .await
-        {
-            Ok(lock) => Some(lock),
-            Err(error) if error.kind() == turngate_coord::ErrorKind::Timeout => {
-                state.metrics.chat_requests.inc("timeout");
-                return problem(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("the conversation stayed busy: {error}"),
-                );
-            }
-            Err(error) => {
-                state.metrics.chat_requests.inc("unavailable");
-                return problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("coordination failed: {error}"),
-                );
-            }
-        },
+    // Across workers, one conversation is served first come, first served,
+    // and driven by one worker at a time (a ticket, then a fenced lock).
+    let turn = match crate::chat_order::take_turn(
+        &state.coordinator,
+        &request.conversation_id,
+        timeout + Duration::from_secs(5),
+        started + timeout,
+        state.config.chat.queue_depth,
+    )
+    .await
+    {
+        Ok(turn) => turn,
+        Err(error @ crate::chat_order::OrderError::Full { .. }) => {
+            state.metrics.chat_requests.inc("queue_full");
+            return problem(StatusCode::TOO_MANY_REQUESTS, format!("queue full: {error}"));
+        }
+        Err(error @ crate::chat_order::OrderError::Timeout { .. }) => {
+            state.metrics.chat_requests.inc("timeout");
+            return problem(StatusCode::GATEWAY_TIMEOUT, error.to_string());
+        }
         Err(error) => {
-            return problem(StatusCode::BAD_REQUEST, format!("unusable conversation_id: {error}"));
+            state.metrics.chat_requests.inc("unavailable");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("coordination failed: {error}"),
+            );
         }
     };
     let waited_for_lock = started.elapsed();
     let conversation = ConversationId::new(request.conversation_id.clone());
     let message = UserMessage::new(request.message.clone()).with_deadline(started + timeout);
     let outcome = queue.send(&conversation, message).await;
-    if let Some(lock) = lock
-        && let Err(error) = state.coordinator.unlock(&lock).await
-    {
-        tracing::warn!(%error, "chat lock release failed; it expires on its own");
-    }
+    turn.finish().await;
     match outcome {
         Ok(served) => {
             state.metrics.chat_requests.inc("ok");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::CallObserver;
-use super::ear::{Ear, EarEvent};
+use super::ear::{Ear, EarEvent, MAX_PENDING_MARKS};
 use super::human::Human;
 use super::report::{CallReport, CallerEvent, Party, Recorder};
 use super::voice::Voice;
@@ -129,8 +129,12 @@ impl Shared {
 
     /// A mark arrived; it is echoed once the audio before it has played.
     pub(super) fn mark(&mut self, name: String) {
-        if let Some(name) = self.ear.mark(self.now, name) {
-            self.due.push(name);
+        match self.ear.mark(self.now, name) {
+            Ok(Some(name)) => self.due.push(name),
+            Ok(None) => {}
+            Err(_) => self.violation(format!(
+                "more than {MAX_PENDING_MARKS} marks waiting for playout; the caller drops the rest"
+            )),
         }
     }
 
@@ -301,7 +305,10 @@ impl<C: Carrier> Call<C> {
         self.s.rec.hung_up(now, Party::Caller, reason);
         self.carrier.hang_up(&mut self.s);
         if self.carrier.closing() {
-            self.phase = Phase::Closing { deadline: now + CLOSING_GRACE };
+            // The carrier's own answer timeout decides first; the grace
+            // only guards against a carrier that never stops waiting.
+            let waits_until = self.carrier.next_deadline().unwrap_or(now).max(now);
+            self.phase = Phase::Closing { deadline: waits_until + CLOSING_GRACE };
         } else {
             self.close();
         }

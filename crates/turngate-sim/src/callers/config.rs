@@ -214,8 +214,10 @@ pub struct AudioCodesOptions {
     /// `userStream.stopped` and `connection.validated` before reporting a
     /// violation (and, for the first two, ending the call as VAIC does).
     pub answer_timeout: Duration,
-    /// Send `connection.validate` first and require `connection.validated`
-    /// with `success: true` (what Live Hub's "validate bot connection" does).
+    /// Before the call, validate the bot as Live Hub's "validate bot
+    /// connection" does: a separate WebSocket carrying one
+    /// `connection.validate`, which must be answered with
+    /// `connection.validated` and `success: true`.
     pub validate_connection: bool,
     /// At the caller's hang-up, send `userStream.stop` and require
     /// `userStream.stopped` before `session.end`.

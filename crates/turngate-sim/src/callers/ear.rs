@@ -19,6 +19,10 @@ use std::time::Duration;
 /// real carrier would smooth over).
 pub(super) const UTTERANCE_GAP: Duration = Duration::from_millis(150);
 
+/// Marks waiting for their audio at once; a bot that sends more is
+/// reported and the excess dropped, so the queue stays bounded.
+pub(super) const MAX_PENDING_MARKS: usize = 10_000;
+
 /// A change in what the caller hears.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum EarEvent {
@@ -63,15 +67,18 @@ impl Ear {
         self.received += duration;
     }
 
-    /// A mark arrived: `Some(name)` when it is due at once (nothing queued),
-    /// else it waits for the audio before it.
-    pub(super) fn mark(&mut self, now: Duration, name: String) -> Option<String> {
-        if self.play_until > now {
-            self.marks.push_back((self.play_until, name));
-            None
-        } else {
-            Some(name)
+    /// A mark arrived: `Ok(Some(name))` when it is due at once (nothing
+    /// queued), `Ok(None)` when it waits for the audio before it, and
+    /// `Err(name)` when [`MAX_PENDING_MARKS`] already wait (it is dropped).
+    pub(super) fn mark(&mut self, now: Duration, name: String) -> Result<Option<String>, String> {
+        if self.play_until <= now {
+            return Ok(Some(name));
         }
+        if self.marks.len() >= MAX_PENDING_MARKS {
+            return Err(name);
+        }
+        self.marks.push_back((self.play_until, name));
+        Ok(None)
     }
 
     /// A clear: queued audio is dropped, pending marks go to `due` at once.

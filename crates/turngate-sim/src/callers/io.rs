@@ -19,13 +19,13 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::audiocodes::AudioCodes;
+use super::audiocodes::{AudioCodes, check_validated};
 use super::call::{Call, Carrier, Outgoing, Shared};
 use super::config::{CallerConfig, Protocol};
 use super::error::CallerError;
 use super::human::{FRAME, Human};
 use super::ids::Rng;
-use super::report::{CallReport, Recorder};
+use super::report::{CallReport, CallerEvent, Recorder};
 use super::telnyx::Telnyx;
 use super::twilio::Twilio;
 
@@ -57,13 +57,19 @@ pub async fn run(config: CallerConfig) -> Result<CallReport, CallerError> {
         config.call_id.clone()
     };
     let mut rng = Rng::for_call(config.seed, &call_id);
+    let validation =
+        if config.protocol == Protocol::AudioCodes && config.audiocodes.validate_connection {
+            Some(validate(&config, started).await?)
+        } else {
+            None
+        };
     let (addr, request) = request(&config)?;
     let ws = connect(&addr, request, config.timeout.min(CONNECT_TIMEOUT)).await?;
     let human = Human::new(config.script.clone());
     let report = match config.protocol {
         Protocol::Twilio => {
             let carrier = Twilio::new(&call_id, &config.custom_parameters, &mut rng);
-            drive(carrier, human, ws, &config, started).await
+            drive(carrier, human, ws, &config, started, validation).await
         }
         Protocol::Telnyx => {
             let carrier = Telnyx::new(
@@ -74,12 +80,12 @@ pub async fn run(config: CallerConfig) -> Result<CallReport, CallerError> {
                 config.telnyx.clone(),
                 rng,
             );
-            drive(carrier, human, ws, &config, started).await
+            drive(carrier, human, ws, &config, started, validation).await
         }
         Protocol::AudioCodes => {
             let carrier =
                 AudioCodes::new(&call_id, &config.from, &config.to, config.audiocodes.clone(), rng);
-            drive(carrier, human, ws, &config, started).await
+            drive(carrier, human, ws, &config, started, validation).await
         }
     };
     Ok(report)
@@ -148,15 +154,61 @@ async fn connect(
     tokio::time::timeout(limit, attempt).await.map_err(|_| timed_out())?
 }
 
+/// Live Hub's "validate bot connection": its own WebSocket, one
+/// `connection.validate`, and the bot's answer judged. Returns when it
+/// ended and the rule broken, if any.
+async fn validate(config: &CallerConfig, started: Instant) -> Result<Validation, CallerError> {
+    let (addr, request) = request(config)?;
+    let mut ws = connect(&addr, request, config.timeout.min(CONNECT_TIMEOUT)).await?;
+    let limit = config.audiocodes.answer_timeout;
+    let exchange = async {
+        ws.send(Message::text(r#"{"type":"connection.validate"}"#))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => return check_validated(text.as_str()),
+                Some(Ok(Message::Binary(_))) => {
+                    return Err("a binary frame in answer to connection.validate".to_owned());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    return Err(format!("the socket failed before connection.validated: {error}"));
+                }
+                None => return Err("the socket closed before connection.validated".to_owned()),
+            }
+        }
+    };
+    let outcome = match tokio::time::timeout(limit, exchange).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!("no connection.validated within {} ms", limit.as_millis())),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let _ = ws.close(None).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    Ok((Instant::now().saturating_duration_since(started), outcome))
+}
+
+/// When a validation connection ended, and the rule it found broken.
+type Validation = (Duration, Result<(), String>);
+
 async fn drive<C: Carrier>(
     carrier: C,
     human: Human,
     mut ws: WebSocketStream<TcpStream>,
     config: &CallerConfig,
     started: Instant,
+    validation: Option<Validation>,
 ) -> CallReport {
-    let rec =
+    let mut rec =
         Recorder::new(config.protocol, carrier.call_ref().to_owned(), config.detailed_timeline);
+    match validation {
+        Some((at, Ok(()))) => rec.event(at, CallerEvent::ConnectionValidated),
+        Some((at, Err(violation))) => rec.violation(at, violation),
+        None => {}
+    }
     let shared = Shared::new(rec, config.observer.clone());
     let mut call = Call::new(carrier, human, shared, config.timeout);
     let since = |at: Instant| at.saturating_duration_since(started);

@@ -21,6 +21,9 @@ pub enum Party {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallerEvent {
+    /// AudioCodes: a separate validation connection got a valid
+    /// `connection.validated` before the call.
+    ConnectionValidated,
     /// The WebSocket is open.
     Connected,
     /// The call's opening message went out (Twilio and Telnyx `start`,
@@ -111,6 +114,9 @@ pub enum CallerEvent {
         /// How.
         reason: String,
     },
+    /// The timeline reached its limit; later events are not listed (the
+    /// report's figures still count them).
+    TimelineFull,
     /// The socket failed or closed without a close handshake.
     ConnectionLost {
         /// What the socket said.
@@ -121,6 +127,7 @@ pub enum CallerEvent {
 impl fmt::Display for CallerEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CallerEvent::ConnectionValidated => f.write_str("bot connection validated"),
             CallerEvent::Connected => f.write_str("websocket open"),
             CallerEvent::StartSent => f.write_str("start sent"),
             CallerEvent::FirstBotMessage => f.write_str("first message from the bot"),
@@ -160,6 +167,7 @@ impl fmt::Display for CallerEvent {
                 write!(f, "caller hangs up ({reason})")
             }
             CallerEvent::HungUp { by: Party::Bot, reason } => write!(f, "bot hangs up ({reason})"),
+            CallerEvent::TimelineFull => f.write_str("timeline full; later events not listed"),
             CallerEvent::ConnectionLost { reason } => write!(f, "connection lost ({reason})"),
         }
     }
@@ -307,6 +315,9 @@ pub(super) struct Recorder {
     hung_up_by: Option<Party>,
 }
 
+/// Events a timeline holds at most.
+const MAX_TIMELINE: usize = 50_000;
+
 /// Distinct violations listed per call; more are counted on one last line.
 const MAX_DISTINCT_VIOLATIONS: usize = 64;
 
@@ -335,14 +346,21 @@ impl Recorder {
         }
     }
 
+    /// Adds an event, unless the timeline is full: a bot that makes the
+    /// caller log without end (play streams, activities) cannot grow the
+    /// report without bound; the figures keep counting.
     pub(super) fn event(&mut self, at: Duration, event: CallerEvent) {
-        self.timeline.push((at, event));
+        match self.timeline.len() {
+            n if n < MAX_TIMELINE => self.timeline.push((at, event)),
+            n if n == MAX_TIMELINE => self.timeline.push((at, CallerEvent::TimelineFull)),
+            _ => {}
+        }
     }
 
     /// An event only kept in detailed timelines.
     pub(super) fn detail(&mut self, at: Duration, event: CallerEvent) {
         if self.detailed {
-            self.timeline.push((at, event));
+            self.event(at, event);
         }
     }
 
@@ -389,12 +407,12 @@ impl Recorder {
         } else {
             text
         };
-        self.timeline.push((at, CallerEvent::Violation(text.clone())));
+        self.event(at, CallerEvent::Violation(text.clone()));
         self.violations.push((text, 1));
     }
 
     pub(super) fn failure(&mut self, at: Duration, text: String) {
-        self.timeline.push((at, CallerEvent::ScriptFailure(text.clone())));
+        self.event(at, CallerEvent::ScriptFailure(text.clone()));
         self.failures.push(text);
     }
 
@@ -438,7 +456,7 @@ impl Recorder {
     pub(super) fn mark_echoed(&mut self, at: Duration, name: &str) {
         self.marks_echoed += 1;
         if self.detailed {
-            self.timeline.push((at, CallerEvent::MarkEchoed { name: name.to_owned() }));
+            self.event(at, CallerEvent::MarkEchoed { name: name.to_owned() });
         }
     }
 

@@ -51,15 +51,16 @@ pub(super) struct FrameBank {
 }
 
 impl FrameBank {
-    /// The shared bank for `format` (G.711 A-law is not a caller format and
-    /// gets the µ-law bank's sizes but is never used).
+    /// The shared bank for `format`, built on first use.
     pub(super) fn get(format: AudioFormat) -> &'static FrameBank {
         static ULAW: OnceLock<FrameBank> = OnceLock::new();
+        static ALAW: OnceLock<FrameBank> = OnceLock::new();
         static PCM8: OnceLock<FrameBank> = OnceLock::new();
         static PCM16: OnceLock<FrameBank> = OnceLock::new();
         static PCM24: OnceLock<FrameBank> = OnceLock::new();
         let cell = match format {
-            AudioFormat::Ulaw | AudioFormat::Alaw => &ULAW,
+            AudioFormat::Ulaw => &ULAW,
+            AudioFormat::Alaw => &ALAW,
             AudioFormat::Pcm16(SampleRate::Hz8000) => &PCM8,
             AudioFormat::Pcm16(SampleRate::Hz16000) => &PCM16,
             AudioFormat::Pcm16(SampleRate::Hz24000) => &PCM24,

@@ -1,7 +1,7 @@
 //! The playout queue: real-time playback, marks, clears and utterances.
 
 use super::harness::ms;
-use crate::callers::ear::{Ear, EarEvent, UTTERANCE_GAP};
+use crate::callers::ear::{Ear, EarEvent, MAX_PENDING_MARKS, UTTERANCE_GAP};
 
 #[derive(Default)]
 struct Probe {
@@ -36,16 +36,16 @@ fn audio_plays_back_to_back_in_real_time() {
 fn a_mark_is_due_when_the_audio_queued_before_it_ends() {
     let mut p = Probe::default();
     p.audio(0, 200);
-    assert_eq!(p.ear.mark(ms(0), "a".to_owned()), None);
+    assert_eq!(p.ear.mark(ms(0), "a".to_owned()), Ok(None));
     p.audio(0, 200);
-    assert_eq!(p.ear.mark(ms(0), "b".to_owned()), None);
+    assert_eq!(p.ear.mark(ms(0), "b".to_owned()), Ok(None));
     assert_eq!(p.ear.next_deadline(), Some(ms(200)));
     assert!(p.poll(199).0.is_empty());
     assert_eq!(p.poll(200).0, ["a"]);
     assert_eq!(p.poll(400).0, ["b"]);
     assert_eq!(
         p.ear.mark(ms(400), "idle".to_owned()),
-        Some("idle".to_owned()),
+        Ok(Some("idle".to_owned())),
         "nothing queued: at once"
     );
 }
@@ -54,9 +54,9 @@ fn a_mark_is_due_when_the_audio_queued_before_it_ends() {
 fn a_clear_cuts_the_audio_and_releases_every_mark() {
     let mut p = Probe::default();
     p.audio(0, 1000);
-    assert_eq!(p.ear.mark(ms(0), "a".to_owned()), None);
+    assert_eq!(p.ear.mark(ms(0), "a".to_owned()), Ok(None));
     p.audio(0, 1000);
-    assert_eq!(p.ear.mark(ms(0), "b".to_owned()), None);
+    assert_eq!(p.ear.mark(ms(0), "b".to_owned()), Ok(None));
     let (mut due, mut events) = (Vec::new(), Vec::new());
     p.ear.clear(ms(250), &mut due, &mut events);
     assert_eq!(due, ["a", "b"]);
@@ -97,4 +97,15 @@ fn a_clear_after_the_audio_ran_out_cuts_nothing() {
     p.ear.clear(ms(120), &mut due, &mut events);
     assert_eq!(events, [EarEvent::Stopped { at: ms(100), cleared: false }]);
     assert_eq!(p.ear.played(ms(120)), ms(100));
+}
+
+#[test]
+fn pending_marks_are_bounded() {
+    let mut p = Probe::default();
+    p.audio(0, 1000);
+    for i in 0..MAX_PENDING_MARKS {
+        assert_eq!(p.ear.mark(ms(0), format!("m{i}")), Ok(None));
+    }
+    assert_eq!(p.ear.mark(ms(0), "one too many".to_owned()), Err("one too many".to_owned()));
+    assert_eq!(p.poll(1000).0.len(), MAX_PENDING_MARKS);
 }

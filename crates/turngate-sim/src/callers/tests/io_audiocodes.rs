@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::bot::{FakeBot, is_speech};
-use crate::callers::{AudioCodesOptions, CallerConfig, Party, Protocol, Step, run};
+use crate::callers::{AudioCodesOptions, CallerConfig, CallerEvent, Party, Protocol, Step, run};
 
 fn pcm_b64(ms: usize) -> String {
     use base64::Engine as _;
@@ -101,4 +101,36 @@ async fn a_bot_that_never_accepts_is_dropped_at_the_timeout() {
     assert_eq!(report.violations, ["no session.accepted within 300 ms"]);
     assert_eq!(report.hung_up_by, Some(Party::Caller));
     assert!(report.setup.is_none());
+}
+
+#[tokio::test]
+async fn validation_is_its_own_connection_before_the_call() {
+    let bot = FakeBot::bind().await;
+    let config = CallerConfig {
+        protocol: Protocol::AudioCodes,
+        url: bot.url("/audiocodes"),
+        script: vec![Step::HangUp],
+        audiocodes: AudioCodesOptions {
+            validate_connection: true,
+            stop_user_stream: false,
+            ..AudioCodesOptions::default()
+        },
+        ..CallerConfig::default()
+    };
+    let caller = tokio::spawn(run(config));
+    let (mut validation, _) = bot.accept().await;
+    assert_eq!(validation.next().await.unwrap(), json!({"type": "connection.validate"}));
+    validation.send(json!({"type": "connection.validated", "success": true})).await;
+    assert!(validation.next().await.is_none(), "the caller closes the validation connection");
+    let (mut call, _) = bot.accept().await;
+    assert_eq!(call.next().await.unwrap()["type"], "session.initiate");
+    call.send(json!({"type": "session.accepted", "mediaFormat": "raw/mulaw"})).await;
+    call.until_kind("type", "userStream.start").await;
+    call.send(json!({"type": "userStream.started"})).await;
+    call.until_kind("type", "session.end").await;
+    call.until_closed().await;
+    let report = caller.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report}");
+    let validated = report.events(|e| *e == CallerEvent::ConnectionValidated).count();
+    assert_eq!(validated, 1, "{report}");
 }

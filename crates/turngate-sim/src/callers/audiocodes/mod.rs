@@ -6,8 +6,9 @@
 //! the bot answers with `userStream.started` before audio flows as
 //! `userStream.chunk`; key presses and the call's start as `activities`;
 //! and `session.end` at hang-up (after `userStream.stop` →
-//! `userStream.stopped`, if configured). Optionally it first sends
-//! `connection.validate` and requires `connection.validated`.
+//! `userStream.stopped`, if configured). Live Hub's "validate bot
+//! connection" is its own short connection ([`check_validated`] judges its
+//! answer); it is not part of a call.
 //!
 //! From the bot it accepts `playStream.start` / `chunk` / `stop` (one play
 //! stream at a time, chunks only inside one, its `streamId` throughout, in
@@ -17,15 +18,13 @@
 //! `session.error` (VAIC drops the call). Unknown types, unknown fields,
 //! missing fields and messages out of order are violations.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use turngate_audio::{AudioFormat, SampleRate};
+use serde_json::Value;
+use turngate_audio::AudioFormat;
 
 use super::call::{Carrier, Shared};
 use super::config::AudioCodesOptions;
@@ -34,46 +33,13 @@ use super::report::{CallerEvent, Party};
 use super::twilio::json_str;
 use super::voice::{FrameBank, Voice};
 
-/// The event activities a bot may send (the official SDK's list and the
-/// names the VAIC documentation adds).
-const BOT_ACTIVITY_EVENTS: &[&str] = &[
-    "hangup",
-    "transfer",
-    "config",
-    "playUrl",
-    "start",
-    "startRecognition",
-    "stopRecognition",
-    "sendMetaData",
-    "startCallRecording",
-    "stopCallRecording",
-    "pauseCallRecording",
-    "resumeCallRecording",
-    "speakerVerificationCreateSpeaker",
-    "speakerVerificationGetSpeakerStatus",
-    "speakerVerificationDeleteSpeaker",
-    "speakerVerificationEnroll",
-    "speakerVerificationVerify",
-    "abortPrompts",
-    "expectAnotherBotMessage",
-    "sendDtmf",
-];
+mod wire;
 
-/// The audio format behind a `mediaFormat` value the caller can stream.
-pub(super) fn media_format(name: &str) -> Option<AudioFormat> {
-    match name {
-        "raw/mulaw" => Some(AudioFormat::Ulaw),
-        "raw/lpcm16" => Some(AudioFormat::Pcm16(SampleRate::Hz16000)),
-        "raw/lpcm16_8" => Some(AudioFormat::Pcm16(SampleRate::Hz8000)),
-        "raw/lpcm16_24" => Some(AudioFormat::Pcm16(SampleRate::Hz24000)),
-        _ => None,
-    }
-}
+pub(super) use wire::check_validated;
+use wire::{Activity, BOT_ACTIVITY_EVENTS, BotMessage, fields_of, media_format};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    /// `connection.validate` sent.
-    Validating { deadline: Duration },
     /// `session.initiate` sent.
     Initiating { deadline: Duration },
     /// `userStream.start` sent.
@@ -156,7 +122,7 @@ impl AudioCodes {
     }
 
     fn accepted(&self) -> bool {
-        !matches!(self.phase, Phase::Validating { .. } | Phase::Initiating { .. })
+        !matches!(self.phase, Phase::Initiating { .. })
     }
 
     fn on_accepted(&mut self, s: &mut Shared, format: Option<&str>) {
@@ -320,131 +286,13 @@ impl AudioCodes {
     }
 }
 
-/// Everything a bot may send VAIC, as one shape; which fields each type
-/// may carry is checked after parsing.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BotMessage<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(rename = "conversationId", borrow, default)]
-    conversation_id: Option<Cow<'a, str>>,
-    #[serde(rename = "mediaFormat", borrow, default)]
-    media_format: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    reason: Option<Cow<'a, str>>,
-    #[serde(default)]
-    success: Option<bool>,
-    #[serde(rename = "streamId", borrow, default)]
-    stream_id: Option<Cow<'a, str>>,
-    #[serde(rename = "audioChunk", borrow, default)]
-    audio_chunk: Option<Cow<'a, str>>,
-    #[serde(rename = "altText", borrow, default)]
-    alt_text: Option<Cow<'a, str>>,
-    #[serde(rename = "activityParams", default)]
-    activity_params: Option<Map<String, Value>>,
-    #[serde(borrow, default)]
-    alternatives: Option<Vec<Alternative<'a>>>,
-    #[serde(default)]
-    activities: Option<Vec<Activity>>,
-    #[serde(borrow, default)]
-    participant: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Alternative<'a> {
-    // Parsed to check the shape; the text itself is not used.
-    #[serde(rename = "text", borrow)]
-    _text: Cow<'a, str>,
-    #[serde(default)]
-    confidence: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Activity {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    // The rest is parsed to check its shape only.
-    #[serde(rename = "value", default)]
-    _value: Option<Value>,
-    #[serde(rename = "activityParams", default)]
-    _activity_params: Option<Map<String, Value>>,
-    #[serde(rename = "sessionParams", default)]
-    _session_params: Option<Map<String, Value>>,
-    #[serde(rename = "parameters", default)]
-    _parameters: Option<Map<String, Value>>,
-    #[serde(rename = "delay", default)]
-    _delay: Option<u64>,
-    #[serde(rename = "id", default)]
-    _id: Option<String>,
-    #[serde(rename = "timestamp", default)]
-    _timestamp: Option<String>,
-    #[serde(rename = "language", default)]
-    _language: Option<String>,
-}
-
-/// The fields each bot message type may carry besides `type` and
-/// `conversationId`, and the ones it must.
-fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    Some(match kind {
-        "session.accepted" => (&["mediaFormat"], &["mediaFormat"]),
-        "session.error" => (&["reason"], &[]),
-        "connection.validated" => (&["success"], &["success"]),
-        "userStream.started" | "userStream.stopped" => (&[], &[]),
-        "userStream.speech.started"
-        | "userStream.speech.stopped"
-        | "userStream.speech.committed" => (&["participant"], &[]),
-        "userStream.speech.hypothesis" | "userStream.speech.recognition" => {
-            (&["alternatives", "participant"], &["alternatives"])
-        }
-        "playStream.start" => {
-            (&["streamId", "mediaFormat", "altText", "activityParams"], &["streamId"])
-        }
-        "playStream.chunk" => (&["streamId", "audioChunk"], &["streamId", "audioChunk"]),
-        "playStream.stop" => (&["streamId"], &["streamId"]),
-        "activities" => (&["activities"], &["activities"]),
-        _ => return None,
-    })
-}
-
-impl BotMessage<'_> {
-    /// The optional fields present, by their wire names.
-    fn present(&self) -> impl Iterator<Item = &'static str> {
-        [
-            ("mediaFormat", self.media_format.is_some()),
-            ("reason", self.reason.is_some()),
-            ("success", self.success.is_some()),
-            ("streamId", self.stream_id.is_some()),
-            ("audioChunk", self.audio_chunk.is_some()),
-            ("altText", self.alt_text.is_some()),
-            ("activityParams", self.activity_params.is_some()),
-            ("alternatives", self.alternatives.is_some()),
-            ("activities", self.activities.is_some()),
-            ("participant", self.participant.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-    }
-}
-
 impl Carrier for AudioCodes {
     fn call_ref(&self) -> &str {
         &self.conversation_id
     }
 
     fn open(&mut self, s: &mut Shared) {
-        if self.options.validate_connection {
-            s.send(r#"{"type":"connection.validate"}"#.to_owned());
-            self.phase = Phase::Validating { deadline: s.now + self.options.answer_timeout };
-        } else {
-            self.send_initiate(s);
-        }
+        self.send_initiate(s);
     }
 
     fn media_flowing(&self) -> bool {
@@ -528,21 +376,16 @@ impl Carrier for AudioCodes {
         if self.phase == Phase::Done {
             return;
         }
-        if !self.accepted()
-            && !matches!(kind, "session.accepted" | "session.error" | "connection.validated")
-        {
+        if !self.accepted() && !matches!(kind, "session.accepted" | "session.error") {
             s.violation(format!("`{kind}` before session.accepted"));
             return;
         }
         match kind {
             "connection.validated" => {
-                if !matches!(self.phase, Phase::Validating { .. }) {
-                    s.violation("connection.validated without a connection.validate".to_owned());
-                } else if message.success == Some(true) {
-                    self.send_initiate(s);
-                } else {
-                    self.fail(s, "connection.validated without success: true".to_owned());
-                }
+                s.violation(
+                    "connection.validated in a call (only a validation connection asks for it)"
+                        .to_owned(),
+                );
             }
             "session.accepted" => self.on_accepted(s, message.media_format.as_deref()),
             "session.error" => {
@@ -601,9 +444,6 @@ impl Carrier for AudioCodes {
     fn poll(&mut self, s: &mut Shared) {
         let timeout = self.options.answer_timeout.as_millis();
         match self.phase {
-            Phase::Validating { deadline } if s.now >= deadline => {
-                self.fail(s, format!("no connection.validated within {timeout} ms"));
-            }
             Phase::Initiating { deadline } if s.now >= deadline => {
                 self.fail(s, format!("no session.accepted within {timeout} ms"));
             }
@@ -620,8 +460,7 @@ impl Carrier for AudioCodes {
 
     fn next_deadline(&self) -> Option<Duration> {
         match self.phase {
-            Phase::Validating { deadline }
-            | Phase::Initiating { deadline }
+            Phase::Initiating { deadline }
             | Phase::Starting { deadline }
             | Phase::Stopping { deadline } => Some(deadline),
             Phase::Streaming | Phase::Done => None,
