@@ -335,5 +335,7 @@ async fn chat_conversation(addr: SocketAddr) -> Result<Vec<String>, String> {
 }
 
 fn reqwest_client() -> Result<reqwest::Client, String> {
+    // reqwest is built without a default TLS provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| e.to_string())
 }

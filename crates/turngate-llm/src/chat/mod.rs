@@ -79,6 +79,20 @@ pub trait ChatBackend: Send + Sync {
 
     /// What this backend supports, declared rather than discovered by failure.
     fn capabilities(&self) -> ChatCaps;
+
+    /// The upstream object (a thread id, a Conversation id) that holds
+    /// `conversation`, if the backend made or was given one. Several
+    /// workers serving one conversation share this mapping through their
+    /// coordinator, so they all talk to the same upstream object.
+    fn upstream_of(&self, conversation: &ConversationId) -> Option<String> {
+        let _ = conversation;
+        None
+    }
+
+    /// Makes `conversation` use an upstream object another worker created.
+    fn bind_upstream(&self, conversation: &ConversationId, upstream: String) {
+        let _ = (conversation, upstream);
+    }
 }
 
 #[async_trait]
@@ -97,5 +111,13 @@ impl<T: ChatBackend + ?Sized> ChatBackend for Arc<T> {
 
     fn capabilities(&self) -> ChatCaps {
         (**self).capabilities()
+    }
+
+    fn upstream_of(&self, conversation: &ConversationId) -> Option<String> {
+        (**self).upstream_of(conversation)
+    }
+
+    fn bind_upstream(&self, conversation: &ConversationId, upstream: String) {
+        (**self).bind_upstream(conversation, upstream);
     }
 }

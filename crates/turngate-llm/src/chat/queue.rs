@@ -309,4 +309,12 @@ impl<B: ChatBackend + ?Sized> ChatBackend for ConversationQueue<B> {
     fn capabilities(&self) -> ChatCaps {
         self.backend.capabilities()
     }
+
+    fn upstream_of(&self, conversation: &ConversationId) -> Option<String> {
+        self.backend.upstream_of(conversation)
+    }
+
+    fn bind_upstream(&self, conversation: &ConversationId, upstream: String) {
+        self.backend.bind_upstream(conversation, upstream);
+    }
 }

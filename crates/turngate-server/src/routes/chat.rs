@@ -9,10 +9,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use turngate_llm::chat::{ChatError, ConversationId, UserMessage};
+use turngate_llm::chat::{ChatBackend, ChatError, ConversationId, UserMessage};
 
 use super::util::bearer_ok;
 use crate::state::AppState;
+
+/// The coordinator flag naming a conversation's upstream object.
+const UPSTREAM_FLAG: &str = "upstream";
+/// How long a conversation's mapping outlives its last message.
+const UPSTREAM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -96,8 +101,25 @@ pub(super) async fn chat(
     };
     let waited_for_lock = started.elapsed();
     let conversation = ConversationId::new(request.conversation_id.clone());
+    // Every worker talks to the same upstream object for a conversation:
+    // the mapping lives in the coordinator, read and written under the turn.
+    let scope = turngate_coord::SessionId::new(format!("chat:{}", request.conversation_id)).ok();
+    if let Some(scope) = &scope
+        && let Ok(Some(upstream)) = state.coordinator.get_flag(scope, UPSTREAM_FLAG).await
+        && let Ok(upstream) = String::from_utf8(upstream)
+    {
+        queue.bind_upstream(&conversation, upstream);
+    }
     let message = UserMessage::new(request.message.clone()).with_deadline(started + timeout);
     let outcome = queue.send(&conversation, message).await;
+    if let (Some(scope), Some(upstream)) = (&scope, queue.upstream_of(&conversation))
+        && let Err(error) = state
+            .coordinator
+            .set_flag(scope, UPSTREAM_FLAG, upstream.as_bytes(), UPSTREAM_TTL)
+            .await
+    {
+        tracing::warn!(%error, "could not share the conversation's upstream id with other workers");
+    }
     turn.finish().await;
     match outcome {
         Ok(served) => {

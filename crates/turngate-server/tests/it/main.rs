@@ -9,6 +9,7 @@
 )]
 
 mod calls;
+mod multi_worker;
 mod routes;
 mod session;
 mod support;

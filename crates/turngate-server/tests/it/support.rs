@@ -60,5 +60,7 @@ pub(crate) async fn start(config: Config) -> Running {
 }
 
 pub(crate) fn http() -> reqwest::Client {
+    // reqwest is built without a default TLS provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
 }

@@ -541,6 +541,14 @@ impl ChatBackend for AssistantsBackend {
     fn capabilities(&self) -> ChatCaps {
         ChatCaps::new(true, self.config.tools.is_some(), self.config.keep_last_messages.is_some())
     }
+
+    fn upstream_of(&self, conversation: &ConversationId) -> Option<String> {
+        self.thread_of(conversation)
+    }
+
+    fn bind_upstream(&self, conversation: &ConversationId, upstream: String) {
+        self.bind_thread(conversation.clone(), upstream);
+    }
 }
 
 fn protocol_error(error: &serde_json::Error) -> ChatError {

@@ -380,6 +380,14 @@ impl ChatBackend for ResponsesBackend {
     fn capabilities(&self) -> ChatCaps {
         ChatCaps::new(self.config.background, self.config.tools.is_some(), false)
     }
+
+    fn upstream_of(&self, conversation: &ConversationId) -> Option<String> {
+        self.conversation_of(conversation)
+    }
+
+    fn bind_upstream(&self, conversation: &ConversationId, upstream: String) {
+        self.bind_conversation(conversation.clone(), upstream);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
