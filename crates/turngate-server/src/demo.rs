@@ -123,6 +123,10 @@ pub async fn run(mut config: Config) -> Result<(), DemoError> {
         Err(error) => problems.push(format!("chat: {error}")),
     }
     problems.extend(summary(&state, &reports));
+    match scrape_metrics(addr).await {
+        Ok(text) => problems.extend(check_metrics(&text)),
+        Err(error) => problems.push(format!("/metrics could not be scraped: {error}")),
+    }
 
     let _ = stop_tx.send(());
     let _ = serving.await;
@@ -332,6 +336,60 @@ async fn chat_conversation(addr: SocketAddr) -> Result<Vec<String>, String> {
         lines.push(task.await.map_err(|e| e.to_string())??);
     }
     Ok(lines)
+}
+
+async fn scrape_metrics(addr: SocketAddr) -> Result<String, String> {
+    let client = reqwest_client()?;
+    let response =
+        client.get(format!("http://{addr}/metrics")).send().await.map_err(|e| e.to_string())?;
+    response.text().await.map_err(|e| e.to_string())
+}
+
+/// The metrics the demo exercised must be there and above zero; the
+/// upstream-conflict counter must be there and zero.
+pub fn check_metrics(text: &str) -> Vec<String> {
+    let value = |series: &str| -> Option<f64> {
+        text.lines()
+            .find(|line| line.split_whitespace().next() == Some(series))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    let mut problems = Vec::new();
+    for series in [
+        "turngate_calls_total{provider=\"twilio\"}",
+        "turngate_calls_total{provider=\"telnyx\"}",
+        "turngate_calls_total{provider=\"audiocodes\"}",
+        "turngate_responses_total",
+        "turngate_barge_ins_total",
+        "turngate_check_ins_total",
+        "turngate_hangups_total{reason=\"dead_air\"}",
+        "turngate_hangups_total{reason=\"caller_hung_up\"}",
+        "turngate_chat_requests_total{outcome=\"ok\"}",
+        "turngate_turn_latency_seconds_count",
+        "turngate_queue_wait_seconds_count",
+    ] {
+        match value(series) {
+            Some(v) if v > 0.0 => {}
+            Some(_) => {
+                problems.push(format!("/metrics: {series} is zero although the demo exercised it"))
+            }
+            None => problems.push(format!("/metrics: {series} is missing")),
+        }
+    }
+    for series in [
+        "turngate_conflicts_prevented_total",
+        "turngate_active_calls",
+        "turngate_signal_latency_seconds_count",
+        "turngate_protocol_errors_total",
+    ] {
+        if !text.contains(series) {
+            problems.push(format!("/metrics: {series} is missing"));
+        }
+    }
+    if value("turngate_upstream_conflicts_total") != Some(0.0) {
+        problems.push("/metrics: turngate_upstream_conflicts_total is not 0".to_owned());
+    }
+    problems
 }
 
 fn reqwest_client() -> Result<reqwest::Client, String> {

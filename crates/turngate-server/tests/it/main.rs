@@ -9,6 +9,7 @@
 )]
 
 mod calls;
+mod demo;
 mod multi_worker;
 mod routes;
 mod session;
