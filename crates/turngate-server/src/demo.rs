@@ -371,7 +371,7 @@ pub fn check_metrics(text: &str) -> Vec<String> {
         match value(series) {
             Some(v) if v > 0.0 => {}
             Some(_) => {
-                problems.push(format!("/metrics: {series} is zero although the demo exercised it"))
+                problems.push(format!("/metrics: {series} is zero although the demo exercised it"));
             }
             None => problems.push(format!("/metrics: {series} is missing")),
         }
