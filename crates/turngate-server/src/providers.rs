@@ -32,9 +32,6 @@ pub struct Simulators {
     pub chat: Option<ChatSim>,
 }
 
-/// The assistant the chat simulator knows when none is configured.
-const SIM_ASSISTANT: &str = "asst_turngate_demo";
-
 pub(crate) async fn coordinator(config: &Config) -> Result<Arc<dyn Coordinator>, ServerError> {
     if config.redis.url.is_empty() {
         return Ok(Arc::new(MemoryCoordinator::new()));
@@ -94,28 +91,39 @@ pub(crate) async fn chat(
 ) -> Result<Arc<dyn ChatBackend>, ServerError> {
     let kind = config.openai.chat_backend;
     let mut rest = RestConfig::new(config.openai.base_url.clone());
-    let mut assistant_id = config.openai.assistant_id.clone();
     if config.uses_simulators() {
-        let mut sim = turngate_sim::chat::SimConfig::default();
+        let sim = turngate_sim::chat::SimConfig::default();
         let sim = match kind {
             ChatBackendKind::Responses => ChatSim::responses(sim).await,
-            ChatBackendKind::Assistants => {
-                sim.assistants.push(turngate_sim::chat::SimAssistant {
-                    id: SIM_ASSISTANT.to_owned(),
-                    tools: Vec::new(),
-                });
-                ChatSim::assistants(sim).await
-            }
+            ChatBackendKind::Assistants => ChatSim::assistants(sim).await,
         }
         .map_err(|e| ServerError::Provider { what: "chat simulator", detail: e.to_string() })?;
         rest = RestConfig::new(sim.base_url());
-        if assistant_id.is_empty() {
-            SIM_ASSISTANT.clone_into(&mut assistant_id);
-        }
         info!(base_url = %sim.base_url(), "chat simulator serving in process");
         simulators.chat = Some(sim);
     } else {
         rest = rest.with_api_key(config.openai.api_key.clone());
+    }
+    let mut assistant_id = config.openai.assistant_id.clone();
+    if kind == ChatBackendKind::Assistants && assistant_id.is_empty() {
+        // No assistant named: make one, as the configuration reference says.
+        let functions: Vec<Value> = DemoTools::specs()
+            .into_iter()
+            .map(|spec| json!({"name": spec.name, "description": spec.description, "parameters": spec.parameters}))
+            .collect();
+        assistant_id = AssistantsBackend::create_assistant(
+            &rest,
+            &config.openai.chat_model,
+            &config.openai.instructions,
+            &functions,
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| ServerError::Provider {
+            what: "openai.assistant_id",
+            detail: format!("creating an assistant failed: {e}"),
+        })?;
+        info!(%assistant_id, "created an assistant");
     }
     let tools: Arc<dyn ToolHandler> = Arc::new(DemoTools);
     let provider = |e: turngate_llm::chat::ChatError| ServerError::Provider {
@@ -130,13 +138,6 @@ pub(crate) async fn chat(
             Arc::new(ResponsesBackend::new(responses).map_err(provider)?)
         }
         ChatBackendKind::Assistants => {
-            if assistant_id.is_empty() {
-                return Err(ServerError::Provider {
-                    what: "openai.assistant_id",
-                    detail: "the Assistants backend needs an assistant id (TURNGATE_ASSISTANT_ID)"
-                        .to_owned(),
-                });
-            }
             let mut assistants = AssistantsConfig::new(rest, assistant_id);
             assistants.tools = Some(tools);
             Arc::new(AssistantsBackend::new(assistants).map_err(provider)?)

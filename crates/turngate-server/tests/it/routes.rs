@@ -202,3 +202,23 @@ async fn bad_configuration_is_refused_with_the_key_named() {
     let error = turngate_server::ServerBuilder::new(config).build().await.unwrap_err().to_string();
     assert!(error.contains("redis.url"), "{error}");
 }
+
+/// With the Assistants backend and no assistant id, one is created at
+/// start, and chats run on it.
+#[tokio::test]
+async fn the_assistants_backend_creates_its_assistant_when_none_is_given() {
+    let mut config = config();
+    config.openai.chat_backend = turngate_server::config::ChatBackendKind::Assistants;
+    let server = start(config).await;
+    let response = http()
+        .post(server.url("/chat"))
+        .json(&serde_json::json!({"conversation_id": "asst-1", "message": "hello there"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["reply"], "echo: hello there", "{body}");
+    assert_eq!(server.state.simulated_upstream().chat_violations, 0);
+    server.stop().await;
+}

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::{Instant, sleep, timeout_at};
 
-use super::super::rest::{Failure, Idempotency, Method, RestClient};
+use super::super::rest::{Failure, Idempotency, Method, RestClient, RestConfig};
 use super::super::retry::random;
 use super::super::{ChatBackend, ChatCaps, ChatError, ConversationId, Reply, UserMessage};
 use super::protocol::{new_tag, parse_arguments, reply_text, tool_output, trim_plan};
@@ -66,6 +66,45 @@ impl AssistantsBackend {
             threads: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Creates an assistant (`POST /assistants`) and returns its id: what a
+    /// server does at start when it is given no assistant id. `tools` are
+    /// function definitions (`name`, `description`, `parameters`).
+    pub async fn create_assistant(
+        rest: &RestConfig,
+        model: &str,
+        instructions: &str,
+        tools: &[Value],
+        timeout: std::time::Duration,
+    ) -> Result<String, ChatError> {
+        let client = RestClient::new(rest.clone(), PROVIDER, Some(BETA_HEADER))?;
+        let tools: Vec<Value> =
+            tools.iter().map(|f| serde_json::json!({"type": "function", "function": f})).collect();
+        let body = serde_json::json!({
+            "model": model,
+            "name": "turngate",
+            "instructions": instructions,
+            "tools": tools,
+            "metadata": {"created_by": "turngate"},
+        });
+        let deadline = Instant::now() + timeout;
+        let success = client
+            .send(Method::Post, "/assistants", Some(&body), Idempotency::Unsafe, deadline)
+            .await
+            .map_err(|f| f.into_chat_error(PROVIDER))?;
+        let created: Value =
+            serde_json::from_slice(&success.body).map_err(|e| ChatError::Protocol {
+                provider: PROVIDER,
+                message: format!("POST /assistants: unexpected body: {e}"),
+            })?;
+        match created.get("id").and_then(Value::as_str) {
+            Some(id) if id.starts_with("asst_") => Ok(id.to_owned()),
+            _ => Err(ChatError::Protocol {
+                provider: PROVIDER,
+                message: format!("POST /assistants: no assistant id in {created}"),
+            }),
+        }
     }
 
     /// Uses an existing thread for `conversation` instead of creating one.

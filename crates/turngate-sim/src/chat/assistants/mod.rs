@@ -64,6 +64,19 @@ const RUN_FIELDS: &[Field] = &[
     opt("response_format", Ty::StrOrObj),
     opt("reasoning_effort", Ty::Str),
 ];
+const ASSISTANT_FIELDS: &[Field] = &[
+    req("model", Ty::Str),
+    opt("name", Ty::Str),
+    opt("description", Ty::Str),
+    opt("instructions", Ty::Str),
+    opt("tools", Ty::Arr),
+    opt("tool_resources", Ty::Obj),
+    opt("metadata", Ty::Obj),
+    opt("temperature", Ty::Num),
+    opt("top_p", Ty::Num),
+    opt("response_format", Ty::StrOrObj),
+    opt("reasoning_effort", Ty::Str),
+];
 const SUBMIT_FIELDS: &[Field] = &[req("tool_outputs", Ty::Arr), opt("stream", Ty::Bool)];
 const OUTPUT_FIELDS: &[Field] = &[req("tool_call_id", Ty::Str), req("output", Ty::Str)];
 const TOOL_FIELDS: &[Field] = &[req("type", Ty::Str), opt("function", Ty::Obj)];
@@ -71,6 +84,7 @@ const TOOL_FIELDS: &[Field] = &[req("type", Ty::Str), opt("function", Ty::Obj)];
 /// The routes of the Assistants simulator.
 pub(crate) fn router(sim: Sim) -> Router {
     Router::new()
+        .route("/v1/assistants", post(create_assistant))
         .route("/v1/threads", post(create_thread))
         .route("/v1/threads/{thread}", get(get_thread))
         .route("/v1/threads/{thread}/messages", post(create_message).get(list_messages))
@@ -145,6 +159,39 @@ fn message_parts(body: &Value, prefix: &str) -> Result<(String, String), ApiErro
     }
     let content = body.get("content").unwrap_or(&Value::Null);
     Ok((role.to_owned(), content_text(content, &format!("{prefix}content"))?))
+}
+
+/// `POST /v1/assistants`: a new assistant with the function tools given.
+async fn create_assistant(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut world = sim.world();
+    let world = &mut *world;
+    reply((|| {
+        sim.admit(world, &headers, true)?;
+        let body = parse_body(&body).and_then(|b| check(&b, ASSISTANT_FIELDS, "").map(|()| b));
+        let body = body.map_err(|e| refuse(world, Kind::Invalid, e))?;
+        check_metadata(body.get("metadata")).map_err(|e| refuse(world, Kind::Invalid, e))?;
+        let tools = match body.get("tools").and_then(Value::as_array) {
+            Some(tools) => function_names(tools).map_err(|e| refuse(world, Kind::Invalid, e))?,
+            None => Vec::new(),
+        };
+        let id = world.id("asst");
+        world.created.push(crate::chat::SimAssistant { id: id.clone(), tools: tools.clone() });
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|name| json!({"type": "function", "function": {"name": name}}))
+            .collect();
+        Ok(json!({
+            "id": id,
+            "object": "assistant",
+            "created_at": world.unix(Instant::now()),
+            "name": body.get("name").cloned().unwrap_or(Value::Null),
+            "description": body.get("description").cloned().unwrap_or(Value::Null),
+            "model": body.get("model").cloned().unwrap_or(Value::Null),
+            "instructions": body.get("instructions").cloned().unwrap_or(Value::Null),
+            "tools": tools,
+            "metadata": body.get("metadata").cloned().filter(|m| !m.is_null()).unwrap_or(json!({})),
+        }))
+    })())
 }
 
 async fn create_thread(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
@@ -342,7 +389,8 @@ async fn create_run(
             None => None,
         };
         let assistant_id = body.get("assistant_id").and_then(Value::as_str).unwrap_or_default();
-        let Some(assistant) = sim.config.assistants.iter().find(|a| a.id == assistant_id) else {
+        let known = sim.config.assistants.iter().chain(world.created.iter());
+        let Some(assistant) = known.clone().find(|a| a.id == assistant_id).cloned() else {
             return Err(refuse(
                 world,
                 Kind::NotFound,

@@ -92,6 +92,8 @@ pub(crate) struct Threads {
     pub(crate) recorder: Recorder,
     pub(crate) threads: HashMap<String, Thread>,
     pub(crate) runs: HashMap<String, Run>,
+    /// Assistants created through `POST /v1/assistants`.
+    pub(crate) created: Vec<crate::chat::SimAssistant>,
     next: u64,
     start: Instant,
     start_unix: u64,
@@ -105,6 +107,7 @@ impl Threads {
             recorder: Recorder::default(),
             threads: HashMap::new(),
             runs: HashMap::new(),
+            created: Vec::new(),
             next: 0,
             start: Instant::now(),
             start_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
