@@ -30,9 +30,13 @@ pub enum Input {
     /// The transport started playing something the core did not stream
     /// itself, for example a Call Control `playback_start` or `speak`.
     PlaybackStarted,
-    /// The transport says everything queued for the caller has been played
-    /// (for example a `call.playback.ended` webhook routed to this worker).
+    /// The transport says everything queued for the caller has been played,
+    /// streamed audio and external playback alike.
     PlaybackEnded,
+    /// The playback the transport started on its own ([`Input::PlaybackStarted`])
+    /// ended, for example a `call.playback.ended` webhook routed to this
+    /// worker. Audio the core streamed is not confirmed by it.
+    ExternalPlaybackEnded,
     /// The call is over on the caller's side (hang-up, stream stopped).
     CallEnded,
 

@@ -117,6 +117,12 @@ impl Playback {
         was
     }
 
+    /// An externally started playback ended. Returns false when none was
+    /// playing.
+    pub(crate) fn external_ended(&mut self) -> bool {
+        self.external_until.take().is_some()
+    }
+
     /// An externally started playback began.
     pub(crate) fn external_started(&mut self, until: Instant) {
         self.external_until = Some(until);

@@ -348,6 +348,13 @@ impl Session {
                 }
                 self.speaking_changed(was);
             }
+            Input::ExternalPlaybackEnded => {
+                let was = self.playback.speaking();
+                if !self.playback.external_ended() {
+                    self.event(Event::Ignored(Ignored::PlaybackNotActive));
+                }
+                self.speaking_changed(was);
+            }
             Input::CallEnded => self.end(now, EndReason::CallerHungUp),
             Input::BackendReady => self.on_backend_ready(now),
             Input::BackendDisconnected => self.on_backend_lost(now),

@@ -17,6 +17,7 @@
 //! done r1 completed                    response done with a status
 //! error tg1 code                       backend error for a client event (`-` for none)
 //! mark tg1 | playing | played          playback confirmations
+//! external-ended                       the external playback ended
 //! heard text...                        the caller's transcript
 //! say text... | request [text...]      app: typed user text / a response
 //! oob [text...]                        app: an out-of-band response
@@ -166,6 +167,7 @@ fn parse(line: &str) -> Input {
         "mark" => Input::PlaybackMark(words[1].parse::<MarkId>().expect("script: bad mark")),
         "playing" => Input::PlaybackStarted,
         "played" => Input::PlaybackEnded,
+        "external-ended" => Input::ExternalPlaybackEnded,
         "heard" => Input::UserTranscript { item_id: None, text: rest_from(1) },
         "say" => Input::UserText { text: rest_from(1) },
         "request" => Input::RequestResponse {

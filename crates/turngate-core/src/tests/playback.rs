@@ -157,3 +157,45 @@ fn external_playback_runs_from_started_to_ended() {
         "#]],
     );
 }
+
+/// A provider's own playback ending (a Call Control webhook) says nothing
+/// about audio the core streamed: only that audio's marks confirm it.
+#[test]
+fn an_external_playback_ending_does_not_confirm_streamed_audio() {
+    check(
+        "
+        ready
+        playing
+        commit
+        created r1 tg1
+        delta r1 i1 300
+        done r1 completed
+        +100ms external-ended
+        external-ended
+        +200ms mark tg1
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            playing
+              · agent speaking
+            commit
+              · turn queued (1 pending)
+              backend create tg1 answer
+              · gate idle -> requested
+            created r1 tg1
+              · gate requested -> active
+            delta r1 i1 300
+              play i1 300ms then mark tg1
+            done r1 completed
+              · answered 1 turns, waited 0ms
+              · gate active -> idle
+            +100ms external-ended
+            external-ended
+              · ignored: PlaybackNotActive
+            +200ms mark tg1
+              · agent silent
+            = live, gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}

@@ -5,7 +5,7 @@ use turngate_core::Input;
 
 /// The provider played something the core did not stream.
 pub(crate) const PLAYBACK_STARTED: &str = "playback.started";
-/// Everything queued for the caller has been played.
+/// The playback the provider started on its own ended.
 pub(crate) const PLAYBACK_ENDED: &str = "playback.ended";
 /// The call is over on the provider's side.
 pub(crate) const CALL_ENDED: &str = "call.ended";
@@ -23,7 +23,7 @@ pub(crate) fn session_key(provider: &str, call_id: &str) -> String {
 pub(crate) fn signal_for(input: &Input) -> Option<&'static str> {
     match input {
         Input::PlaybackStarted => Some(PLAYBACK_STARTED),
-        Input::PlaybackEnded => Some(PLAYBACK_ENDED),
+        Input::ExternalPlaybackEnded => Some(PLAYBACK_ENDED),
         Input::CallEnded => Some(CALL_ENDED),
         _ => None,
     }
@@ -33,7 +33,7 @@ pub(crate) fn signal_for(input: &Input) -> Option<&'static str> {
 pub(crate) fn input_for(kind: &str) -> Option<Input> {
     match kind {
         PLAYBACK_STARTED => Some(Input::PlaybackStarted),
-        PLAYBACK_ENDED => Some(Input::PlaybackEnded),
+        PLAYBACK_ENDED => Some(Input::ExternalPlaybackEnded),
         CALL_ENDED => Some(Input::CallEnded),
         _ => None,
     }

@@ -129,6 +129,7 @@ impl Monitor {
                 self.external = false;
             }
             Input::PlaybackStarted => self.external = true,
+            Input::ExternalPlaybackEnded => self.external = false,
             Input::InputCommitted { .. } if self.turn_detection == TurnDetection::Server => {
                 self.commits += 1;
             }

@@ -318,7 +318,7 @@ fn webhooks_become_signals_for_the_call_they_name() {
     assert_eq!(signal.attempt, 2);
     assert_eq!(signal.client_state.as_deref(), Some("aGk="));
     assert_eq!(signal.event, WebhookEvent::PlaybackEnded { status: Some("completed".to_owned()) });
-    assert_eq!(signal.input, Some(Input::PlaybackEnded));
+    assert_eq!(signal.input, Some(Input::ExternalPlaybackEnded));
 
     let body = |event: &str, extra: &str| {
         format!(
@@ -329,7 +329,7 @@ fn webhooks_become_signals_for_the_call_they_name() {
     let cases = [
         ("call.playback.started", Some(Input::PlaybackStarted)),
         ("call.speak.started", Some(Input::PlaybackStarted)),
-        ("call.speak.ended", Some(Input::PlaybackEnded)),
+        ("call.speak.ended", Some(Input::ExternalPlaybackEnded)),
         ("call.hangup", Some(Input::CallEnded)),
         ("streaming.started", None),
         ("streaming.stopped", None),

@@ -236,12 +236,13 @@ pub fn decode_webhook(body: &[u8], limits: &Limits) -> Result<WebhookSignal, Wir
         "call.playback.started" => (WebhookEvent::PlaybackStarted, Some(Input::PlaybackStarted)),
         "call.playback.ended" => (
             WebhookEvent::PlaybackEnded { status: owned(payload.status) },
-            Some(Input::PlaybackEnded),
+            Some(Input::ExternalPlaybackEnded),
         ),
         "call.speak.started" => (WebhookEvent::SpeakStarted, Some(Input::PlaybackStarted)),
-        "call.speak.ended" => {
-            (WebhookEvent::SpeakEnded { status: owned(payload.status) }, Some(Input::PlaybackEnded))
-        }
+        "call.speak.ended" => (
+            WebhookEvent::SpeakEnded { status: owned(payload.status) },
+            Some(Input::ExternalPlaybackEnded),
+        ),
         "call.hangup" => (
             WebhookEvent::Hangup {
                 cause: owned(payload.hangup_cause),

@@ -111,6 +111,7 @@ pub(crate) fn describe(input: &Input) -> String {
         Input::CallEnded => "call_ended".to_owned(),
         Input::PlaybackStarted => "playback_started".to_owned(),
         Input::PlaybackEnded => "playback_ended".to_owned(),
+        Input::ExternalPlaybackEnded => "external_playback_ended".to_owned(),
         other => format!("{other:?}"),
     }
 }
