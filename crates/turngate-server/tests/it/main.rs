@@ -13,4 +13,5 @@ mod demo;
 mod multi_worker;
 mod routes;
 mod session;
+mod shutdown;
 mod support;
