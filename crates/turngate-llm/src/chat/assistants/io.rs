@@ -5,7 +5,7 @@
 //! tool outputs); this file sequences the calls and bounds every wait.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -14,6 +14,7 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use super::super::rest::{Failure, Idempotency, Method, RestClient, RestConfig};
 use super::super::retry::random;
+use super::super::turns::ConversationTurns;
 use super::super::{ChatBackend, ChatCaps, ChatError, ConversationId, Reply, UserMessage};
 use super::protocol::{new_tag, parse_arguments, reply_text, tool_output, trim_plan};
 use super::run::{Gate, Step, gate, step};
@@ -38,7 +39,7 @@ pub struct AssistantsBackend {
     rest: RestClient,
     config: AssistantsConfig,
     threads: Mutex<HashMap<ConversationId, String>>,
-    locks: Mutex<HashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>>,
+    turns: ConversationTurns,
 }
 
 impl std::fmt::Debug for AssistantsBackend {
@@ -64,7 +65,7 @@ impl AssistantsBackend {
             rest,
             config,
             threads: Mutex::new(HashMap::new()),
-            locks: Mutex::new(HashMap::new()),
+            turns: ConversationTurns::default(),
         })
     }
 
@@ -533,21 +534,7 @@ impl AssistantsBackend {
         idempotency: Idempotency,
         deadline: Instant,
     ) -> Result<T, Failure> {
-        let success = self.rest.send(method, path, body, idempotency, deadline).await?;
-        serde_json::from_slice(&success.body).map_err(|e| {
-            Failure::Fatal(ChatError::Protocol {
-                provider: PROVIDER,
-                message: format!("{method:?} {path}: unexpected body: {e}"),
-            })
-        })
-    }
-
-    fn lock_for(&self, conversation: &ConversationId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = lock(&self.locks);
-        // Drop locks nobody holds or waits for, so the map stays as small as
-        // the set of busy conversations.
-        locks.retain(|_, l| Arc::strong_count(l) > 1);
-        Arc::clone(locks.entry(conversation.clone()).or_default())
+        self.rest.send_json(method, path, body, idempotency, deadline).await
     }
 }
 
@@ -560,14 +547,7 @@ impl ChatBackend for AssistantsBackend {
     ) -> Result<Reply, ChatError> {
         let started = Instant::now();
         let deadline = message.deadline_or(started + self.config.deadline);
-        let turn = self.lock_for(conversation);
-        let Ok(_turn) = timeout_at(deadline, turn.lock()).await else {
-            return Err(ChatError::Timeout {
-                provider: PROVIDER,
-                waiting_for: format!("an earlier message of conversation {conversation}"),
-                elapsed: started.elapsed(),
-            });
-        };
+        let _turn = self.turns.take(conversation, deadline, PROVIDER).await?;
         self.submit_locked(conversation, &message.text, deadline, started).await
     }
 

@@ -4,7 +4,7 @@
 //! `protocol.rs`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -13,6 +13,7 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use super::super::rest::{Failure, Idempotency, Method, RestClient};
 use super::super::retry::random;
+use super::super::turns::ConversationTurns;
 use super::super::{
     ChatBackend, ChatCaps, ChatError, ConversationId, Reply, ToolError, UserMessage, output_text,
 };
@@ -26,7 +27,7 @@ pub struct ResponsesBackend {
     config: ResponsesConfig,
     conversations: Mutex<HashMap<ConversationId, String>>,
     active: Mutex<HashMap<ConversationId, String>>,
-    locks: Mutex<HashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>>,
+    turns: ConversationTurns,
 }
 
 impl std::fmt::Debug for ResponsesBackend {
@@ -50,7 +51,7 @@ impl ResponsesBackend {
             config,
             conversations: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
-            locks: Mutex::new(HashMap::new()),
+            turns: ConversationTurns::default(),
         })
     }
 
@@ -315,20 +316,7 @@ impl ResponsesBackend {
         idempotency: Idempotency,
         deadline: Instant,
     ) -> Result<T, Failure> {
-        let success = self.rest.send(method, path, body, idempotency, deadline).await?;
-        serde_json::from_slice(&success.body).map_err(|e| {
-            Failure::Fatal(ChatError::Protocol {
-                provider: PROVIDER,
-                message: format!("{method:?} {path}: unexpected body: {e}"),
-            })
-        })
-    }
-
-    fn lock_for(&self, conversation: &ConversationId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = lock(&self.locks);
-        // Drop locks nobody holds or waits for.
-        locks.retain(|_, l| Arc::strong_count(l) > 1);
-        Arc::clone(locks.entry(conversation.clone()).or_default())
+        self.rest.send_json(method, path, body, idempotency, deadline).await
     }
 }
 
@@ -341,14 +329,7 @@ impl ChatBackend for ResponsesBackend {
     ) -> Result<Reply, ChatError> {
         let started = Instant::now();
         let deadline = message.deadline_or(started + self.config.deadline);
-        let turn = self.lock_for(conversation);
-        let Ok(_turn) = timeout_at(deadline, turn.lock()).await else {
-            return Err(ChatError::Timeout {
-                provider: PROVIDER,
-                waiting_for: format!("an earlier message of conversation {conversation}"),
-                elapsed: started.elapsed(),
-            });
-        };
+        let _turn = self.turns.take(conversation, deadline, PROVIDER).await?;
         self.submit_locked(conversation, &message.text, deadline, started).await
     }
 

@@ -242,6 +242,24 @@ impl RestClient {
         }
     }
 
+    /// [`send`](Self::send), then the body decoded as JSON.
+    pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotency: Idempotency,
+        deadline: Instant,
+    ) -> Result<T, Failure> {
+        let success = self.send(method, path, body, idempotency, deadline).await?;
+        serde_json::from_slice(&success.body).map_err(|e| {
+            Failure::Fatal(ChatError::Protocol {
+                provider: self.provider,
+                message: format!("{method:?} {path}: unexpected body: {e}"),
+            })
+        })
+    }
+
     async fn attempt(
         &self,
         method: Method,
