@@ -44,6 +44,10 @@ struct Driver {
     times: BTreeMap<&'static str, Vec<u64>>,
     clock_cost: u64,
     timing: bool,
+    /// Creates and plays the session asked for, to check the script drove
+    /// it through real turns rather than inputs it ignores.
+    creates: usize,
+    plays: usize,
 }
 
 impl Driver {
@@ -57,6 +61,8 @@ impl Driver {
             times: BTreeMap::new(),
             clock_cost,
             timing,
+            creates: 0,
+            plays: 0,
         }
     }
 
@@ -72,8 +78,12 @@ impl Driver {
             match command {
                 Command::Backend(BackendCommand::CreateResponse { event_id, .. }) => {
                     self.create = Some(event_id);
+                    self.creates += 1;
                 }
-                Command::Transport(TransportCommand::Play { mark, .. }) => self.marks.push(mark),
+                Command::Transport(TransportCommand::Play { mark, .. }) => {
+                    self.marks.push(mark);
+                    self.plays += 1;
+                }
                 _ => {}
             }
         }
@@ -157,6 +167,12 @@ impl Driver {
             self.turn(number, number % 2 == 1);
         }
         self.feed("call_ended", Input::CallEnded);
+        let deltas = TURNS.div_ceil(2) * DELTAS + TURNS / 2 * (DELTAS / 2);
+        assert_eq!(
+            (self.creates, self.plays),
+            (TURNS, deltas),
+            "the script no longer drives the session through its turns"
+        );
     }
 }
 
@@ -170,7 +186,7 @@ fn clock_cost() -> u64 {
         })
         .collect();
     samples.sort_unstable();
-    samples[samples.len() / 2]
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
 fn percentile(sorted: &[u64], q: f64) -> u64 {
@@ -178,7 +194,7 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
         return 0;
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    sorted.get(rank - 1).copied().unwrap_or_default()
 }
 
 fn main() {

@@ -5,10 +5,14 @@
 //! The IO loop feeds it socket messages, ticks and deadlines, and sends
 //! what it queues in [`Shared::out`]; nothing here blocks or reads a clock.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::config::CallObserver;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::config::{CallObserver, STAMP_BYTES};
 use super::ear::{Ear, EarEvent, MAX_PENDING_MARKS};
 use super::human::Human;
 use super::report::{CallReport, CallerEvent, Party, Recorder};
@@ -119,9 +123,26 @@ impl Shared {
         self.send(text);
     }
 
-    /// Agent audio arrived: it joins the playout queue.
+    /// The base64 text of one caller frame, with the observer's stamp in
+    /// place of its first [`STAMP_BYTES`] bytes when it asks for one.
+    pub(super) fn stamped<'a>(&self, payload: &'a str) -> Cow<'a, str> {
+        let Some(observer) = &self.observer else { return Cow::Borrowed(payload) };
+        let prefix = STAMP_BYTES / 3 * 4;
+        let (Some(stamp), Some(rest)) = (observer.stamp(self.instant), payload.get(prefix..))
+        else {
+            return Cow::Borrowed(payload);
+        };
+        let mut text = String::with_capacity(payload.len());
+        STANDARD.encode_string(stamp, &mut text);
+        text.push_str(rest);
+        Cow::Owned(text)
+    }
+
+    /// Agent audio arrived (its decoded bytes are in `scratch`): it joins
+    /// the playout queue.
     pub(super) fn agent_audio(&mut self, payload_bytes: usize, audio: Duration) {
         if let Some(observer) = &self.observer {
+            observer.agent_payload(self.instant, &self.scratch);
             observer.audio_received(self.instant, payload_bytes, audio);
         }
         self.ear.audio(self.now, audio, &mut self.ear_events);

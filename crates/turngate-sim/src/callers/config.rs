@@ -246,6 +246,11 @@ impl Default for AudioCodesOptions {
     }
 }
 
+/// How many leading bytes of a caller frame a [`CallObserver::stamp`] may
+/// replace. A multiple of three, so the stamp is its own 16 characters of
+/// base64 and the rest of the precomputed frame text stays as it is.
+pub const STAMP_BYTES: usize = 12;
+
 /// Receives per-frame measurements as they happen, for the load generator.
 /// Methods run on the call's task: keep them short and non-blocking
 /// (counters, a histogram, a `try_send`).
@@ -258,6 +263,23 @@ pub trait CallObserver: fmt::Debug + Send + Sync {
     /// Agent audio arrived from the bot.
     fn audio_received(&self, at: Instant, payload_bytes: usize, audio: Duration) {
         let _ = (at, payload_bytes, audio);
+    }
+
+    /// The next frame of caller audio is being built at `at` (the moment its
+    /// 20 ms tick was due; a late tick runs after it). Returning bytes
+    /// replaces the frame's first [`STAMP_BYTES`] audio bytes with them, so
+    /// the frame can be recognised where it arrives (a load generator tags
+    /// each frame this way and reads the tag back upstream). The default
+    /// leaves the audio as it is.
+    fn stamp(&self, at: Instant) -> Option<[u8; STAMP_BYTES]> {
+        let _ = at;
+        None
+    }
+
+    /// Agent audio arrived from the bot: its bytes after base64 decoding,
+    /// in the format the call negotiated, before [`CallObserver::audio_received`].
+    fn agent_payload(&self, at: Instant, payload: &[u8]) {
+        let _ = (at, payload);
     }
 }
 

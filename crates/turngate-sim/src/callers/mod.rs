@@ -49,7 +49,8 @@ mod webhook;
 mod tests;
 
 pub use config::{
-    AudioCodesOptions, CallObserver, CallerConfig, Protocol, Step, TelnyxOptions, parse_script,
+    AudioCodesOptions, CallObserver, CallerConfig, Protocol, STAMP_BYTES, Step, TelnyxOptions,
+    parse_script,
 };
 pub use error::{CallerError, ErrorKind};
 pub use ids::{audiocodes_conversation_id, telnyx_call_control_id, twilio_call_sid};

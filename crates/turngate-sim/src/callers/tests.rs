@@ -11,6 +11,7 @@ mod human;
 mod io_audiocodes;
 mod io_telnyx;
 mod io_twilio;
+mod observe;
 mod telnyx;
 mod twilio;
 mod voice;

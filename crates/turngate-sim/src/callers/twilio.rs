@@ -154,7 +154,7 @@ impl Carrier for Twilio {
         // Milliseconds since the stream started, never going backwards.
         let elapsed = s.now.saturating_sub(self.started_at).as_millis() as u64;
         self.last_timestamp = self.last_timestamp.max(elapsed);
-        let payload = self.bank.frame(voice);
+        let payload = s.stamped(self.bank.frame(voice));
         let mut text = String::with_capacity(payload.len() + 160);
         let _ = write!(
             text,

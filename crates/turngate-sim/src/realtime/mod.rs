@@ -21,6 +21,10 @@
 //! every Kth response a function call, and injects faults: dropped sockets,
 //! delayed `response.created`, random `server_error`s, the session limit.
 //!
+//! [`serve_observed`] does the same and reports each session's appended
+//! audio, commits and response audio to a [`SimObserver`] (the load
+//! generator's hooks).
+//!
 //! [`conformance`] drives any [`RealtimeBackend`](turngate_llm::realtime::RealtimeBackend)
 //! with the real session core against it, call after call, with a scripted
 //! caller, and checks that every committed turn is answered.
@@ -31,6 +35,7 @@
 //! marked as ours in `docs/protocols/openai-realtime.md`.
 
 mod config;
+mod observe;
 mod schema;
 mod server;
 mod session;
@@ -42,5 +47,6 @@ pub mod conformance;
 mod tests;
 
 pub use config::{Faults, Pacing, SimConfig};
-pub use server::{SESSION_LIMIT_REASON, SimServer, serve};
+pub use observe::{SessionObserver, SimObserver};
+pub use server::{SESSION_LIMIT_REASON, SimServer, serve, serve_observed};
 pub use violations::{Counts, Record, Violation};

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use super::config::SimConfig;
+use super::observe::SimObserver;
 use super::session::{Action, Ids, SimSession, Timer};
 use super::violations::{Counter, Counts, Record, Violation};
 
@@ -48,6 +49,24 @@ pub struct SimServer {
 /// Binds a simulator with `config` to `addr` (port 0 picks a free port) and
 /// serves it on the current tokio runtime until [`SimServer::shutdown`].
 pub async fn serve(config: SimConfig, addr: SocketAddr) -> io::Result<SimServer> {
+    start(config, addr, None).await
+}
+
+/// [`serve`], with every session reporting to `observer` (see
+/// [`SimObserver`]).
+pub async fn serve_observed(
+    config: SimConfig,
+    addr: SocketAddr,
+    observer: Arc<dyn SimObserver>,
+) -> io::Result<SimServer> {
+    start(config, addr, Some(observer)).await
+}
+
+async fn start(
+    config: SimConfig,
+    addr: SocketAddr,
+    observer: Option<Arc<dyn SimObserver>>,
+) -> io::Result<SimServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let record = Arc::new(Record::default());
@@ -58,6 +77,7 @@ pub async fn serve(config: SimConfig, addr: SocketAddr) -> io::Result<SimServer>
         ids: Arc::new(Ids::default()),
         connections: AtomicU64::new(0),
         slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        observer,
     };
     let task = tokio::spawn(accept_loop(listener, Arc::new(shared), stopped));
     Ok(SimServer { addr, record, stop, task })
@@ -97,6 +117,7 @@ struct Shared {
     ids: Arc<Ids>,
     connections: AtomicU64,
     slots: Arc<Semaphore>,
+    observer: Option<Arc<dyn SimObserver>>,
 }
 
 async fn accept_loop(
@@ -149,6 +170,9 @@ async fn connection(stream: TcpStream, shared: &Shared, mut stopped: watch::Rece
         seed,
         &upgrade.model,
     );
+    if let Some(observer) = &shared.observer {
+        session = session.with_observer(observer.session());
+    }
     let faults = &shared.config.faults;
     let drop_after = faults.drop_connection.and_then(|(probability, low, high)| {
         let roll = (next(&mut rng) % 1_000_000) as f64 / 1_000_000.0;

@@ -11,17 +11,20 @@
 #![allow(clippy::indexing_slicing, reason = "serde_json::Value key access, see above")]
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use turngate_audio::energy::{Vad, VadConfig, VadEvent};
 use turngate_audio::{AudioFormat, SampleRate, alaw, pcm16, ulaw};
 
 use super::config::{Pacing, SimConfig};
+use super::observe::SessionObserver;
 use super::schema::{self, Refusal};
 use super::violations::{Counter, Record, Violation};
 
@@ -136,10 +139,17 @@ pub(crate) struct SimSession {
     out_of_band: Vec<Response>,
     default_responses: u64,
     next_key: u64,
-    seen_event_ids: HashSet<String>,
+    /// Client event ids seen, as 64-bit SipHash digests: a duplicate is
+    /// found all the same (at the cap of 100,000 ids, the chance that two
+    /// distinct ids share a digest is below one in a billion), without a
+    /// string kept per event.
+    seen_event_ids: HashSet<u64, BuildHasherDefault<Digest>>,
     /// Committed user turns since the last default-conversation response.
     unanswered: u64,
     chunk_b64: String,
+    /// One chunk of response audio as raw bytes, for an observer to tag.
+    chunk_raw: Vec<u8>,
+    observer: Option<Box<dyn SessionObserver>>,
     out: Vec<Action>,
 }
 
@@ -179,9 +189,11 @@ impl SimSession {
             out_of_band: Vec::new(),
             default_responses: 0,
             next_key: 0,
-            seen_event_ids: HashSet::new(),
+            seen_event_ids: HashSet::default(),
             unanswered: 0,
             chunk_b64: String::new(),
+            chunk_raw: Vec::new(),
+            observer: None,
             out: Vec::new(),
             config,
             record,
@@ -189,6 +201,12 @@ impl SimSession {
         };
         session.apply_effective();
         session
+    }
+
+    /// Reports what this session receives and sends to `observer`.
+    pub(crate) fn with_observer(mut self, observer: Box<dyn SessionObserver>) -> SimSession {
+        self.observer = Some(observer);
+        self
     }
 
     /// The connection opened: `session.created`.
@@ -216,6 +234,20 @@ impl SimSession {
     /// One text frame from the client.
     pub(crate) fn on_text(&mut self, text: &str) -> Vec<Action> {
         self.record.count(Counter::ClientEvents);
+        // Appends are nine in ten client events under load; one that is
+        // exactly what the schema allows takes a typed path. Anything else,
+        // including every append the schema refuses, takes the general path
+        // below, which answers it as the API does.
+        if let Some(append) = FastAppend::parse(text) {
+            if let Some(id) = append.event_id
+                && !self.remember_event_id(id)
+            {
+                self.record
+                    .violation(Violation::DuplicateEventId, format!("event_id {id} used twice"));
+            }
+            self.append(append.audio, append.event_id);
+            return self.take();
+        }
         let event: Value = match serde_json::from_str(text) {
             Ok(event @ Value::Object(_)) => event,
             _ => {
@@ -254,7 +286,9 @@ impl SimSession {
         let eid = event_id.as_deref();
         match kind.as_str() {
             "session.update" => self.session_update(&event, eid),
-            "input_audio_buffer.append" => self.append(&event, eid),
+            "input_audio_buffer.append" => {
+                self.append(event["audio"].as_str().unwrap_or_default(), eid);
+            }
             "input_audio_buffer.commit" => self.commit(eid),
             "input_audio_buffer.clear" => {
                 self.buffered = 0;
@@ -362,13 +396,13 @@ impl SimSession {
             AudioFormat::Alaw => 0xD5,
             AudioFormat::Pcm16(_) => 0,
         };
-        self.chunk_b64 = STANDARD.encode(vec![silence; usize::try_from(chunk_bytes).unwrap_or(0)]);
+        self.chunk_raw = vec![silence; usize::try_from(chunk_bytes).unwrap_or(0)];
+        self.chunk_b64 = STANDARD.encode(&self.chunk_raw);
     }
 
     // ---- Input audio ------------------------------------------------------------
 
-    fn append(&mut self, event: &Value, event_id: Option<&str>) {
-        let audio = event["audio"].as_str().unwrap_or_default();
+    fn append(&mut self, audio: &str, event_id: Option<&str>) {
         let Ok(bytes) = STANDARD.decode(audio) else {
             self.record.violation(Violation::BadAudio, "append audio is not base64".to_owned());
             self.error(
@@ -396,6 +430,9 @@ impl SimSession {
             return;
         }
         self.buffered += bytes.len() as u64;
+        if let Some(observer) = self.observer.as_mut() {
+            observer.appended(&bytes);
+        }
         let start_ms = self.stream_ms;
         self.stream_ms += self.settings.input.ms_for_bytes(bytes.len() as u64);
         if self.detector.is_some() {
@@ -499,6 +536,9 @@ impl SimSession {
 
     fn commit_buffer(&mut self, item_id: &str) {
         self.buffered = 0;
+        if let Some(observer) = self.observer.as_mut() {
+            observer.committed();
+        }
         self.record.count(Counter::Commits);
         self.unanswered += 1;
         let previous = self.items.last().map(|i| i.id.clone());
@@ -877,7 +917,6 @@ impl SimSession {
     fn step(&mut self, key: u64) {
         let pacing = self.config.pacing;
         let chunk = self.config.chunk;
-        let chunk_b64 = self.chunk_b64.clone();
         let chunk_ms = duration_ms(chunk);
         let Some(response) = self.response_mut(key) else { return };
         let response_id = response.id.clone();
@@ -887,6 +926,14 @@ impl SimSession {
                 let done = *sent >= *total;
                 let number = *sent;
                 let item_id = item_id.clone();
+                let chunk_b64 = match self.observer.as_mut() {
+                    Some(observer) => {
+                        let mut raw = self.chunk_raw.clone();
+                        observer.audio_chunk(&response_id, number == 1, &mut raw);
+                        STANDARD.encode(&raw)
+                    }
+                    None => self.chunk_b64.clone(),
+                };
                 self.add_item_audio(&item_id, chunk_ms);
                 self.send(json!({
                     "type": "response.output_audio.delta", "response_id": response_id,
@@ -967,6 +1014,9 @@ impl SimSession {
             self.out_of_band.iter().position(|r| r.key == key).map(|p| self.out_of_band.remove(p))
         };
         let Some(response) = response else { return };
+        if let Some(observer) = self.observer.as_mut() {
+            observer.response_done(&response.id, status);
+        }
         let item_status = if status == "completed" { "completed" } else { "incomplete" };
         let item = match &response.body {
             Body::Audio { item_id, sent, .. } => json!({
@@ -1024,7 +1074,9 @@ impl SimSession {
         if self.seen_event_ids.len() >= EVENT_IDS_KEPT {
             self.seen_event_ids.clear();
         }
-        self.seen_event_ids.insert(id.to_owned())
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(id.as_bytes());
+        self.seen_event_ids.insert(hasher.finish())
     }
 
     fn refuse(&mut self, refusal: Refusal, event_id: Option<&str>) {
@@ -1225,4 +1277,59 @@ fn duration_ms(duration: Duration) -> u64 {
 
 fn duration_us(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// An `input_audio_buffer.append` exactly as the GA schema allows it:
+/// `type`, an optional `event_id` string of at most 512 characters, and an
+/// `audio` string, with no other field, no duplicate and no escapes in the
+/// strings (which a borrowed `&str` cannot hold).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastAppend<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default, deserialize_with = "present_str")]
+    event_id: Option<&'a str>,
+    audio: &'a str,
+}
+
+impl<'a> FastAppend<'a> {
+    fn parse(text: &'a str) -> Option<FastAppend<'a>> {
+        // Cheap first look: only appends can take this path.
+        if !text.contains("\"input_audio_buffer.append\"") {
+            return None;
+        }
+        let append: FastAppend<'a> = serde_json::from_str(text).ok()?;
+        let id_fits = append.event_id.is_none_or(|id| id.len() <= 512);
+        (append.kind == "input_audio_buffer.append" && id_fits).then_some(append)
+    }
+}
+
+/// A field that, when present, must be a string (`null` is refused, as the
+/// schema refuses it).
+fn present_str<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de str>, D::Error> {
+    <&'de str>::deserialize(deserializer).map(Some)
+}
+
+/// The event-id set's hasher: its keys are SipHash digests already, so
+/// the digest is its own hash.
+#[derive(Debug, Default)]
+struct Digest(u64);
+
+impl Hasher for Digest {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }

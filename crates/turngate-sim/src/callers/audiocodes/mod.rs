@@ -301,7 +301,7 @@ impl Carrier for AudioCodes {
 
     fn audio(&mut self, s: &mut Shared, voice: Voice) {
         let Some((_, _, bank)) = self.format else { return };
-        let payload = bank.frame(voice);
+        let payload = s.stamped(bank.frame(voice));
         let mut text = String::with_capacity(payload.len() + 120);
         let _ = write!(
             text,

@@ -1,6 +1,7 @@
 //! Drives one call without IO, with time given in milliseconds, and keeps
 //! what the caller sent as JSON.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use crate::callers::audiocodes::AudioCodes;
 use crate::callers::call::{Call, Carrier, Outgoing, Shared};
-use crate::callers::config::{AudioCodesOptions, Protocol, Step, TelnyxOptions};
+use crate::callers::config::{AudioCodesOptions, CallObserver, Protocol, Step, TelnyxOptions};
 use crate::callers::human::Human;
 use crate::callers::ids::Rng;
 use crate::callers::report::{CallReport, Recorder};
@@ -31,27 +32,49 @@ pub(super) fn ms(ms: u64) -> Duration {
 }
 
 pub(super) fn twilio(script: Vec<Step>) -> Harness<Twilio> {
+    twilio_observed(script, None)
+}
+
+/// A Twilio call whose frames and received audio go to `observer`.
+pub(super) fn twilio_observed(
+    script: Vec<Step>,
+    observer: Option<Arc<dyn CallObserver>>,
+) -> Harness<Twilio> {
     let mut rng = Rng::for_call(1, "call-1");
     let carrier = Twilio::new("call-1", &[("tenant".to_owned(), "t1".to_owned())], &mut rng);
-    Harness::new(carrier, Protocol::Twilio, script)
+    Harness::new(carrier, Protocol::Twilio, script, observer)
 }
 
 pub(super) fn telnyx(script: Vec<Step>, options: TelnyxOptions) -> Harness<Telnyx> {
+    telnyx_observed(script, options, None)
+}
+
+/// A Telnyx call whose frames and received audio go to `observer`.
+pub(super) fn telnyx_observed(
+    script: Vec<Step>,
+    options: TelnyxOptions,
+    observer: Option<Arc<dyn CallObserver>>,
+) -> Harness<Telnyx> {
     let rng = Rng::for_call(1, "call-1");
     let carrier = Telnyx::new("call-1", "+15550001", "+15550002", &[], options, rng);
-    Harness::new(carrier, Protocol::Telnyx, script)
+    Harness::new(carrier, Protocol::Telnyx, script, observer)
 }
 
 pub(super) fn audiocodes(script: Vec<Step>, options: AudioCodesOptions) -> Harness<AudioCodes> {
     let rng = Rng::for_call(1, "call-1");
     let carrier = AudioCodes::new("call-1", "+15550001", "+15550002", options, rng);
-    Harness::new(carrier, Protocol::AudioCodes, script)
+    Harness::new(carrier, Protocol::AudioCodes, script, None)
 }
 
 impl<C: Carrier> Harness<C> {
-    fn new(carrier: C, protocol: Protocol, script: Vec<Step>) -> Harness<C> {
+    fn new(
+        carrier: C,
+        protocol: Protocol,
+        script: Vec<Step>,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Harness<C> {
         let rec = Recorder::new(protocol, carrier.call_ref().to_owned(), true);
-        let shared = Shared::new(rec, None);
+        let shared = Shared::new(rec, observer);
         let call = Call::new(carrier, Human::new(script), shared, Duration::from_secs(120));
         Harness { call, t0: Instant::now(), sent: Vec::new(), seen: 0, closed: false }
     }

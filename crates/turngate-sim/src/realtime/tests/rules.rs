@@ -10,9 +10,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use std::sync::Mutex;
+
 use crate::realtime::session::{Action, Ids, SimSession, Timer};
 use crate::realtime::violations::Record;
-use crate::realtime::{Faults, SimConfig};
+use crate::realtime::{Faults, SessionObserver, SimConfig};
 
 struct Harness {
     session: SimSession,
@@ -34,6 +36,29 @@ impl Harness {
         let opened = harness.session.on_open();
         assert_eq!(types(&harness.collect(opened)), ["session.created"]);
         harness
+    }
+
+    /// A session reporting to `observer`.
+    fn observed(observer: Box<dyn SessionObserver>) -> Harness {
+        let mut harness = Harness::plain();
+        let session = std::mem::replace(
+            &mut harness.session,
+            SimSession::new(
+                Arc::new(SimConfig::default()),
+                Arc::clone(&harness.record),
+                Arc::new(Ids::default()),
+                7,
+                "gpt-realtime",
+            ),
+        );
+        harness.session = session.with_observer(observer);
+        harness
+    }
+
+    /// Sends `text` exactly as written (duplicate keys, escapes, spacing).
+    fn send_raw(&mut self, text: &str) -> Vec<Value> {
+        let actions = self.session.on_text(text);
+        self.collect(actions)
     }
 
     fn plain() -> Harness {
@@ -364,4 +389,125 @@ fn every_provider_fixture_passes_the_ga_schema() {
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} fixtures found in {}", folder.display());
+}
+
+#[test]
+fn appends_are_held_to_the_schema_whatever_their_spelling() {
+    let mut h = Harness::plain();
+    h.configure(ulaw_session());
+    let audio = STANDARD.encode([0xFF_u8; 160]);
+    // Accepted, as the API accepts them: the plain shape, spacing, an
+    // escaped id, and a duplicate key (JSON keeps the last).
+    let accepted = [
+        format!(r#"{{"type":"input_audio_buffer.append","event_id":"a1","audio":"{audio}"}}"#),
+        format!("{{ \"audio\" : \"{audio}\" ,\n \"type\" : \"input_audio_buffer.append\" }}"),
+        format!(r#"{{"type":"input_audio_buffer.append","event_id":"a\"2","audio":"{audio}"}}"#),
+        format!(r#"{{"type":"input_audio_buffer.append","audio":"x","audio":"{audio}"}}"#),
+    ];
+    for text in &accepted {
+        assert_eq!(h.send_raw(text), Vec::<Value>::new(), "{text}");
+    }
+    assert_eq!(h.record.counts().invalid_events, 0);
+    // Refused with the schema's own errors.
+    let long_id = "i".repeat(513);
+    let refused = [
+        (
+            format!(r#"{{"type":"input_audio_buffer.append","event_id":null,"audio":"{audio}"}}"#),
+            "invalid_type",
+        ),
+        (
+            format!(r#"{{"type":"input_audio_buffer.append","audio":"{audio}","rate":8000}}"#),
+            "unknown_parameter",
+        ),
+        (r#"{"type":"input_audio_buffer.append"}"#.to_owned(), "missing_required_parameter"),
+        (r#"{"type":"input_audio_buffer.append","audio":7}"#.to_owned(), "invalid_type"),
+        (
+            format!(
+                r#"{{"type":"input_audio_buffer.append","event_id":"{long_id}","audio":"{audio}"}}"#
+            ),
+            "string_above_max_length",
+        ),
+    ];
+    for (number, (text, code)) in refused.iter().enumerate() {
+        let events = h.send_raw(text);
+        assert_eq!(error_of(&events)["code"], *code, "{text}");
+        assert_eq!(h.record.counts().invalid_events, number as u64 + 1);
+    }
+    // A repeated id is caught on the fast path too, escaped or not.
+    h.send_raw(&accepted[0]);
+    h.send_raw(&accepted[2]);
+    assert_eq!(h.record.counts().duplicate_event_ids, 2);
+    // Everything accepted was buffered: 6 × 20 ms makes a valid commit.
+    let committed = h.send(json!({"type": "input_audio_buffer.commit"}));
+    assert_eq!(types(&committed)[0], "input_audio_buffer.committed", "{committed:?}");
+}
+
+/// What an observer saw, shared with the test.
+#[derive(Debug, Default)]
+struct Seen {
+    appended: Vec<Vec<u8>>,
+    commits: usize,
+    chunks: Vec<(String, bool)>,
+    done: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+struct Recording(Arc<Mutex<Seen>>);
+
+impl SessionObserver for Recording {
+    fn appended(&mut self, audio: &[u8]) {
+        self.0.lock().unwrap().appended.push(audio.to_vec());
+    }
+
+    fn committed(&mut self) {
+        self.0.lock().unwrap().commits += 1;
+    }
+
+    fn audio_chunk(&mut self, response_id: &str, first: bool, audio: &mut [u8]) {
+        let mut seen = self.0.lock().unwrap();
+        seen.chunks.push((response_id.to_owned(), first));
+        // Tag the chunk with its number.
+        audio[0] = seen.chunks.len() as u8;
+    }
+
+    fn response_done(&mut self, response_id: &str, status: &str) {
+        self.0.lock().unwrap().done.push((response_id.to_owned(), status.to_owned()));
+    }
+}
+
+#[test]
+fn an_observer_sees_appends_commits_and_chunks_and_may_tag_the_audio() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut h = Harness::observed(Box::new(Recording(Arc::clone(&seen))));
+    h.configure(ulaw_session());
+    h.send(json!({"type": "input_audio_buffer.append", "audio": STANDARD.encode([1, 2, 3])}));
+    h.append_ms(100);
+    h.send(json!({"type": "input_audio_buffer.commit"}));
+    let created = h.send(json!({"type": "response.create"}));
+    let id = created.iter().find(|e| e["type"] == "response.created").unwrap()["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = h.settle();
+    let deltas: Vec<Vec<u8>> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_audio.delta")
+        .map(|e| STANDARD.decode(e["delta"].as_str().unwrap()).unwrap())
+        .collect();
+    // A refused append is not reported.
+    h.send_raw(r#"{"type":"input_audio_buffer.append","audio":"***"}"#);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.appended, [vec![1, 2, 3], vec![0xFF; 800]]);
+    assert_eq!(seen.commits, 1);
+    let chunks = SimConfig::default().chunks_per_response as usize;
+    assert_eq!(deltas.len(), chunks);
+    let firsts: Vec<bool> = seen.chunks.iter().map(|(_, first)| *first).collect();
+    assert_eq!(firsts.iter().filter(|f| **f).count(), 1);
+    assert!(firsts[0]);
+    assert!(seen.chunks.iter().all(|(response, _)| *response == id));
+    for (number, delta) in deltas.iter().enumerate() {
+        assert_eq!(delta[0], number as u8 + 1, "the tag went out in chunk {number}");
+        assert!(delta[1..].iter().all(|b| *b == 0xFF));
+    }
+    assert_eq!(seen.done, [(id, "completed".to_owned())]);
 }
