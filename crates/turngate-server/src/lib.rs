@@ -20,6 +20,7 @@ pub mod state;
 
 mod chat_order;
 mod driver;
+mod recording;
 mod routes;
 mod server;
 

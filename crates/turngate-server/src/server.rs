@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 use turngate_coord::{Coordinator, InboxConfig, MemoryCoordinator, WorkerId};
@@ -201,6 +202,13 @@ impl Server {
             let _ = stopped_tx.send(());
         };
         tokio::spawn(drain);
+        // Media messages are small and latency-bound: without TCP_NODELAY a
+        // message written while an earlier one is unacknowledged waits for
+        // the peer's (delayed) ACK, which measured up to 20 ms on the first
+        // audio after a speech event.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped_rx.await;

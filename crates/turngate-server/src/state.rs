@@ -52,6 +52,8 @@ pub struct AppState {
     pub simulated: bool,
     /// The in-process simulators, when they serve.
     pub simulators: Simulators,
+    /// An HTTP client for provider APIs (Telnyx hang-ups).
+    pub http: reqwest::Client,
     draining: AtomicBool,
     active_calls: AtomicUsize,
     stop: watch::Sender<bool>,
@@ -101,6 +103,7 @@ impl AppState {
             transports: parts.transports,
             simulated: parts.simulated,
             simulators: parts.simulators,
+            http: http_client(),
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
             stop,
@@ -186,4 +189,14 @@ pub struct UpstreamReport {
     pub details: Vec<String>,
     /// Chat API rules broken.
     pub chat_violations: u64,
+}
+
+/// A client for provider APIs; reqwest is built without a default TLS
+/// provider, and ring is ours.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
 }

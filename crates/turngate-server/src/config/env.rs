@@ -27,6 +27,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_TWILIO_AUTH_TOKEN", key: "auth.twilio_auth_token" },
     EnvVar { name: "TURNGATE_TELNYX_PUBLIC_KEY", key: "auth.telnyx_public_key" },
     EnvVar { name: "TURNGATE_AUDIOCODES_TOKEN", key: "auth.audiocodes_token" },
+    EnvVar { name: "TURNGATE_TELNYX_API_KEY", key: "telnyx.api_key" },
     EnvVar { name: "TURNGATE_CLIENT_TOKEN", key: "auth.client_token" },
     EnvVar { name: "TURNGATE_RECORDING_DIR", key: "recording_dir" },
 ];
@@ -68,6 +69,7 @@ pub(super) fn apply(
             "TURNGATE_TWILIO_AUTH_TOKEN" => config.auth.twilio_auth_token = value,
             "TURNGATE_TELNYX_PUBLIC_KEY" => config.auth.telnyx_public_key = value,
             "TURNGATE_AUDIOCODES_TOKEN" => config.auth.audiocodes_token = value,
+            "TURNGATE_TELNYX_API_KEY" => config.telnyx.api_key = value,
             "TURNGATE_CLIENT_TOKEN" => config.auth.client_token = value,
             "TURNGATE_RECORDING_DIR" => config.recording_dir = value,
             _ => {}

@@ -41,6 +41,8 @@ pub struct Config {
     pub openai: OpenAiConfig,
     /// Cross-worker coordination.
     pub redis: RedisSettings,
+    /// Telnyx's REST API, which ends calls whose media stream cannot.
+    pub telnyx: TelnyxSettings,
     /// How every call's session behaves (dead air, limits, barge-in, …).
     pub session: SessionConfig,
     /// The `/chat` endpoint's per-conversation queues.
@@ -124,6 +126,33 @@ pub struct RedisSettings {
     pub prefix: String,
 }
 
+/// Telnyx's Call Control REST API.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelnyxSettings {
+    /// The API key; without it a Telnyx call the session ends only loses
+    /// its media stream (the server warns), since closing the stream does
+    /// not hang up a Telnyx call.
+    pub api_key: String,
+    /// The API root.
+    pub api_url: String,
+}
+
+impl Default for TelnyxSettings {
+    fn default() -> Self {
+        TelnyxSettings { api_key: String::new(), api_url: "https://api.telnyx.com/v2".to_owned() }
+    }
+}
+
+impl fmt::Debug for TelnyxSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelnyxSettings")
+            .field("api_key", &redacted(&self.api_key))
+            .field("api_url", &self.api_url)
+            .finish()
+    }
+}
+
 /// The `/chat` endpoint's queues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -162,6 +191,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             openai: OpenAiConfig::default(),
             redis: RedisSettings::default(),
+            telnyx: TelnyxSettings::default(),
             session: SessionConfig::default(),
             chat: ChatSettings::default(),
             limits: LimitsConfig::default(),
@@ -361,6 +391,7 @@ impl Config {
         }
         check_ws_url(&self.openai.realtime_url).or_else(|p| bad("openai.realtime_url", p))?;
         check_http_url(&self.openai.base_url).or_else(|p| bad("openai.base_url", p))?;
+        check_http_url(&self.telnyx.api_url).or_else(|p| bad("telnyx.api_url", p))?;
         if !self.public_url.is_empty() {
             check_http_url(&self.public_url).or_else(|p| bad("public_url", p))?;
         }

@@ -52,6 +52,11 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     ("openai.chat_model", "Model for the chat APIs."),
     (
+        "telnyx.api_key",
+        "Telnyx API key, used to hang up calls (`POST /calls/{id}/actions/hangup`): closing a Telnyx media stream does not end the call. Empty: the server can only drop the stream (warned).",
+    ),
+    ("telnyx.api_url", "Telnyx's REST API root."),
+    (
         "redis.url",
         "`redis://host:port[/db]`, `rediss://…` or `redis+unix:///path`; empty for the in-memory coordinator (one process).",
     ),

@@ -8,13 +8,16 @@
 //! order. An error ends this call only: nothing here can stop the worker.
 
 mod audio;
+mod hangup;
 mod signals;
 mod vad;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt as _;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -81,6 +84,8 @@ pub(crate) async fn run_call(
 
 struct Call {
     state: Arc<AppState>,
+    /// The provider's id for the call (what a provider API names it by).
+    call_id: String,
     socket: WebSocket,
     transport: Box<dyn Transport>,
     session: Session,
@@ -99,6 +104,8 @@ struct Call {
     rate: RateWindow,
     /// Speech detection on the caller's audio when the core commits turns.
     local_vad: Option<vad::LocalVad>,
+    /// Both sides' audio on disk, when a recording directory is configured.
+    recording: Option<crate::recording::Recording>,
     speech: Vec<Input>,
     _slot: CallSlot,
 }
@@ -133,7 +140,7 @@ impl Call {
                 }
                 () = sleep_until(deadline.into()) => transport.on_timeout(Instant::now(), &mut decoded),
             }
-            send_frames(&mut socket, &decoded.replies).await?;
+            send_frames(&mut socket, &mut decoded.replies).await?;
             for notice in &decoded.notices {
                 match notice {
                     Notice::CallStarted => {}
@@ -158,7 +165,7 @@ impl Call {
                             },
                             &mut out,
                         );
-                        send_frames(&mut socket, &out).await?;
+                        send_frames(&mut socket, &mut out).await?;
                         return Ok(None);
                     }
                     Notice::Connected | Notice::PeerError { .. } => {}
@@ -197,7 +204,10 @@ impl Call {
         let now = Instant::now();
         let record = state.records.start(&info.call_id, provider.as_str(), now);
         let call_config = state.config.session.clone();
+        let recording =
+            crate::recording::Recording::start(&state.config.recording_dir, &info.call_id, leg_in);
         let mut call = Call {
+            call_id: info.call_id.clone(),
             session: Session::new(state.config.session.clone(), now),
             state,
             socket,
@@ -216,6 +226,7 @@ impl Call {
             committed_at: None,
             rate,
             local_vad: (call_turns_locally(&call_config)).then(|| vad::LocalVad::new(leg_in)),
+            recording,
             speech: Vec::new(),
             _slot: slot,
         };
@@ -229,6 +240,12 @@ impl Call {
 
     async fn run(mut self) {
         let mut stop = self.state.stop_signal();
+        // One timer for the whole call, moved only when the earliest
+        // deadline moves: registering a fresh one per message cost a trip
+        // through the runtime's timer wheel for every frame.
+        let sleep = sleep_until(self.renew_at.into());
+        tokio::pin!(sleep);
+        let mut armed = None;
         let reason = loop {
             if self.session.is_ended() {
                 break None;
@@ -239,7 +256,18 @@ impl Call {
                     .flatten()
                     .min()
                     .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            if armed != Some(wake) {
+                sleep.as_mut().reset(wake.into());
+                armed = Some(wake);
+            }
+            // In order of traffic: a call's socket and backend carry a
+            // message every few milliseconds, the rest rarely. Polling in
+            // this order stops at the first one ready instead of polling
+            // every channel on every message; nothing starves, since each
+            // turn of the loop handles one message and the busy sources
+            // are paced by their peers.
             tokio::select! {
+                biased;
                 message = self.socket.recv() => {
                     if let Err(error) = self.on_socket(message).await {
                         break Some(error);
@@ -258,6 +286,13 @@ impl Call {
                     // timeout ends the call.
                     None => self.backend_open = false,
                 },
+                () = &mut sleep => {
+                    // A timer that fired stays fired: arm it afresh.
+                    armed = None;
+                    if let Err(error) = self.on_deadline().await {
+                        break Some(error);
+                    }
+                }
                 delivered = self.signals.recv() => match delivered {
                     Some(delivered) => {
                         self.state.metrics.signal_latency.observe(delivered.latency());
@@ -270,11 +305,6 @@ impl Call {
                 },
                 Some(result) = self.tools.1.recv() => self.feed(Instant::now(), result).await,
                 _ = stop.changed() => self.feed(Instant::now(), Input::HangUp).await,
-                () = sleep_until(wake.into()) => {
-                    if let Err(error) = self.on_deadline().await {
-                        break Some(error);
-                    }
-                }
             }
         };
         if let Some(error) = &reason {
@@ -329,15 +359,20 @@ impl Call {
 
     /// Sends the transport's replies and feeds its inputs and notices.
     async fn after_decode(&mut self, now: Instant) -> Result<(), CallError> {
-        let replies = std::mem::take(&mut self.decoded.replies);
-        self.send(&replies).await;
+        let mut replies = std::mem::take(&mut self.decoded.replies);
+        self.send(&mut replies).await;
         self.decoded.replies = replies;
-        let inputs: Vec<Input> = self.decoded.inputs.drain(..).collect();
-        for input in inputs {
+        // Taken out (and put back for reuse) rather than collected: this
+        // runs for every message from the caller.
+        let mut inputs = std::mem::take(&mut self.decoded.inputs);
+        for input in inputs.drain(..) {
             self.feed(now, input).await;
         }
-        let notices: Vec<Notice> = self.decoded.notices.drain(..).collect();
-        for notice in notices {
+        if self.decoded.inputs.is_empty() {
+            self.decoded.inputs = inputs;
+        }
+        let mut notices = std::mem::take(&mut self.decoded.notices);
+        for notice in notices.drain(..) {
             match notice {
                 Notice::Ended { reason } => {
                     debug!(?reason, "the caller's leg ended");
@@ -355,10 +390,13 @@ impl Call {
                         ResumeAnswer::Accept { format: None },
                         &mut out,
                     );
-                    self.send(&out).await;
+                    self.send(&mut out).await;
                 }
                 _ => {}
             }
+        }
+        if self.decoded.notices.is_empty() {
+            self.decoded.notices = notices;
         }
         Ok(())
     }
@@ -366,8 +404,13 @@ impl Call {
     /// Hands one input to the session and carries out what it answers;
     /// caller audio also goes through the local VAD when there is one.
     async fn feed(&mut self, now: Instant, input: Input) {
-        if let (Input::CallerAudio(audio), Some(vad)) = (&input, &mut self.local_vad) {
-            vad.push(&audio.payload, &mut self.speech);
+        if let Input::CallerAudio(audio) = &input {
+            if let Some(vad) = &mut self.local_vad {
+                vad.push(&audio.payload, &mut self.speech);
+            }
+            if let Some(recording) = &self.recording {
+                recording.push(crate::recording::Side::Caller, &audio.payload);
+            }
         }
         let commands = self.session.handle(now, input);
         for command in commands {
@@ -412,14 +455,18 @@ impl Call {
                                 .turn_latency
                                 .observe(now.saturating_duration_since(committed));
                         }
-                        TransportCommand::Play { item_id, audio: self.down.convert(audio), mark }
+                        let audio = self.down.convert(audio);
+                        if let Some(recording) = &self.recording {
+                            recording.push(crate::recording::Side::Agent, &audio.payload);
+                        }
+                        TransportCommand::Play { item_id, audio, mark }
                     }
                     other => other,
                 };
                 let mut frames = std::mem::take(&mut self.frames);
                 frames.clear();
                 self.transport.encode(now, command, &mut frames);
-                self.send(&frames).await;
+                self.send(&mut frames).await;
                 self.frames = frames;
             }
             Command::App(AppCommand::InvokeTool { call_id, name, arguments }) => {
@@ -480,7 +527,7 @@ impl Call {
         let mut frames = std::mem::take(&mut self.frames);
         frames.clear();
         self.transport.on_event(now, event, &mut frames);
-        self.send(&frames).await;
+        self.send(&mut frames).await;
         self.frames = frames;
     }
 
@@ -490,13 +537,22 @@ impl Call {
         }
     }
 
-    async fn send(&mut self, frames: &[OutFrame]) {
+    /// Sends `frames` (leaving the vector empty for reuse).
+    async fn send(&mut self, frames: &mut Vec<OutFrame>) {
+        if frames.iter().any(|frame| matches!(frame, OutFrame::HangUpViaApi)) {
+            hangup::telnyx(&self.state, &self.call_id);
+        }
         if let Err(error) = send_frames(&mut self.socket, frames).await {
             debug!(%error, "send to the caller failed");
         }
     }
 
     async fn finish(mut self) {
+        if let Some(recording) = self.recording.take()
+            && recording.dropped() > 0
+        {
+            warn!(dropped = recording.dropped(), "the disk fell behind; the recording has gaps");
+        }
         if let Ok(mut record) = self.record.lock() {
             record.counters = Some(self.session.counters().clone());
         }
@@ -542,10 +598,10 @@ fn realtime_config(
     }
 }
 
-/// A message from the caller's socket.
+/// A message from the caller's socket, its bytes as the socket gave them.
 enum Incoming {
-    Text(String),
-    Binary(Vec<u8>),
+    Text(Utf8Bytes),
+    Binary(Bytes),
     /// Ping or pong: nothing for the transport.
     Control,
     Closed,
@@ -554,10 +610,10 @@ enum Incoming {
 fn incoming(message: Option<Result<Message, axum::Error>>) -> Result<Incoming, CallError> {
     match message {
         None | Some(Ok(Message::Close(_))) => Ok(Incoming::Closed),
-        Some(Ok(Message::Text(text))) => Ok(Incoming::Text(text.as_str().to_owned())),
+        Some(Ok(Message::Text(text))) => Ok(Incoming::Text(text)),
         // Binary frames go to the transport as they are: some protocols
         // refuse them (Twilio warning 31950), some accept JSON in them.
-        Some(Ok(Message::Binary(bytes))) => Ok(Incoming::Binary(bytes.to_vec())),
+        Some(Ok(Message::Binary(bytes))) => Ok(Incoming::Binary(bytes)),
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Incoming::Control),
         Some(Err(error)) => Err(CallError::Socket(error.to_string())),
     }
@@ -569,29 +625,36 @@ fn decode(
     out: &mut Decoded,
 ) -> Result<(), turngate_telephony::WireError> {
     let frame = match message {
-        Incoming::Text(text) => Frame::Text(text),
+        Incoming::Text(text) => Frame::Text(text.as_str()),
         Incoming::Binary(bytes) => Frame::Binary(bytes),
         Incoming::Control | Incoming::Closed => return Ok(()),
     };
     transport.on_frame(Instant::now(), frame, out)
 }
 
-async fn send_frames(socket: &mut WebSocket, frames: &[OutFrame]) -> Result<(), CallError> {
-    for frame in frames {
+/// Sends `frames` in order, draining the vector: every message is fed to
+/// the socket and the burst is flushed once, so a `Play` (audio, then its
+/// mark) costs one write, not one per message.
+async fn send_frames(socket: &mut WebSocket, frames: &mut Vec<OutFrame>) -> Result<(), CallError> {
+    let failed = |e: axum::Error| CallError::Socket(e.to_string());
+    let mut pending = false;
+    for frame in frames.drain(..) {
         match frame {
-            OutFrame::Text(text) => socket
-                .send(Message::Text(text.clone().into()))
-                .await
-                .map_err(|e| CallError::Socket(e.to_string()))?,
-            OutFrame::Close => {
-                let _ = socket.send(Message::Close(None)).await;
+            OutFrame::Text(text) => {
+                socket.feed(Message::Text(text.into())).await.map_err(failed)?;
+                pending = true;
             }
-            // No provider API client is configured: closing the media
-            // socket is the most this server can do.
-            OutFrame::HangUpViaApi => {
+            // No provider API client is configured for `HangUpViaApi`:
+            // closing the media socket is the most this server can do.
+            OutFrame::Close | OutFrame::HangUpViaApi => {
+                // Sending the close flushes whatever was fed before it.
                 let _ = socket.send(Message::Close(None)).await;
+                pending = false;
             }
         }
+    }
+    if pending {
+        socket.flush().await.map_err(failed)?;
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ use axum::routing::{get, post};
 use crate::driver::run_call;
 use crate::state::{AppState, TransportFactory};
 
+/// The WebSocket read buffer of a call's socket.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Every route, with the body limit applied.
 pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
@@ -72,6 +75,11 @@ pub(crate) fn upgrade(
             .into_response();
     };
     let max = state.config.limits.max_frame_bytes;
+    // tungstenite zero-fills its whole read buffer before every read; at
+    // the 128 KiB default that memset was a fifth of the server's CPU under
+    // load (PERFORMANCE.md). Media messages are a few hundred bytes, and a
+    // larger message still grows the buffer as it needs.
+    let ws = ws.read_buffer_size(READ_BUFFER);
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
         let transport = make(Instant::now());
         run_call(state, socket, transport, slot).await;

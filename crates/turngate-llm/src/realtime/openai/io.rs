@@ -107,9 +107,16 @@ pub(crate) async fn connect(
 #[async_trait]
 impl RealtimeConnection for OpenAiConnection {
     async fn send(&mut self, command: BackendCommand) -> Result<(), BackendError> {
-        match tokio::time::timeout(self.send_timeout, self.commands.send(ToTask::Command(command)))
-            .await
-        {
+        // The channel almost always has room: hand the command over without
+        // building a timer, and wait (bounded) only when it is full.
+        let command = match self.commands.try_send(ToTask::Command(command)) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Err(BackendError::Closed { provider: PROVIDER });
+            }
+            Err(mpsc::error::TrySendError::Full(command)) => command,
+        };
+        match tokio::time::timeout(self.send_timeout, self.commands.send(command)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(BackendError::Closed { provider: PROVIDER }),
             Err(_) => {
