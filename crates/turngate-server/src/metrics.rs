@@ -29,6 +29,8 @@ pub struct Metrics {
     pub barge_ins: Counter,
     /// Dead-air check-ins.
     pub check_ins: Counter,
+    /// Calls resumed on a new socket (AudioCodes `session.resume`).
+    pub resumes: Counter,
     /// `/chat` requests, by outcome.
     pub chat_requests: Family,
     /// Calls in progress.
@@ -54,6 +56,7 @@ impl Default for Metrics {
             upstream_conflicts: Counter::default(),
             barge_ins: Counter::default(),
             check_ins: Counter::default(),
+            resumes: Counter::default(),
             chat_requests: Family::default(),
             active_calls: Gauge::default(),
             queue_depth: GaugeFamily::default(),
@@ -103,6 +106,7 @@ impl Metrics {
             "Callers talking over the agent.",
         );
         self.check_ins.render(&mut out, "turngate_check_ins_total", "Dead-air check-ins.");
+        self.resumes.render(&mut out, "turngate_resumes_total", "Calls resumed on a new socket.");
         self.chat_requests.render(
             &mut out,
             "turngate_chat_requests_total",

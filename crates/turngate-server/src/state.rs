@@ -54,6 +54,8 @@ pub struct AppState {
     pub simulators: Simulators,
     /// An HTTP client for provider APIs (Telnyx hang-ups).
     pub http: reqwest::Client,
+    /// Calls on this worker that a new socket may resume.
+    pub(crate) resumable: Arc<crate::driver::Resumable>,
     draining: AtomicBool,
     active_calls: AtomicUsize,
     stop: watch::Sender<bool>,
@@ -104,6 +106,7 @@ impl AppState {
             simulated: parts.simulated,
             simulators: parts.simulators,
             http: http_client(),
+            resumable: Arc::default(),
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
             stop,

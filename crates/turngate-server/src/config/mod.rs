@@ -180,6 +180,11 @@ pub struct LimitsConfig {
     /// How long an app client has to acknowledge `ready` on `/session`.
     #[serde(rename = "handshake_timeout_ms", with = "millis")]
     pub handshake_timeout: Duration,
+    /// How long a call whose socket dropped is held for the peer to
+    /// reconnect and resume it (AudioCodes `session.resume`); zero ends it
+    /// at once.
+    #[serde(rename = "resume_window_ms", with = "millis")]
+    pub resume_window: Duration,
 }
 
 impl Default for Config {
@@ -230,6 +235,7 @@ impl Default for LimitsConfig {
             max_messages_per_second: 500,
             max_calls: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            resume_window: Duration::from_secs(10),
         }
     }
 }

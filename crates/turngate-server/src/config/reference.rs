@@ -151,6 +151,11 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "limits.handshake_timeout_ms",
         "How long an app client on `/session` has to acknowledge `ready`.",
     ),
+    (
+        "limits.resume_window_ms",
+        "How long a call whose socket dropped waits for the peer to reconnect and resume it \
+         (AudioCodes `session.resume`); 0 ends it at once.",
+    ),
 ];
 
 /// The Markdown reference of every key, its default and its variable.

@@ -9,6 +9,7 @@
 
 mod audio;
 mod hangup;
+mod resume;
 mod signals;
 mod vad;
 
@@ -36,6 +37,7 @@ use crate::record::LiveRecord;
 use crate::state::{AppState, CallSlot};
 
 pub(crate) use audio::Converter;
+pub(crate) use resume::Resumable;
 pub(crate) use signals::{input_for, session_key, signal_for};
 
 /// How long the call's lease lasts without renewal; renewed at a third.
@@ -44,6 +46,10 @@ const LEASE_TTL: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tool results waiting to be fed to the session.
 const TOOL_RESULTS: usize = 16;
+/// Transport commands held for a socket being resumed. A resume window of
+/// seconds at a Play per 100 ms stays far below it; a call that reaches it
+/// ends rather than dropping audio.
+const HELD_COMMANDS: usize = 1024;
 
 /// Why a call task stopped before its session ended on its own.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +113,14 @@ struct Call {
     /// Both sides' audio on disk, when a recording directory is configured.
     recording: Option<crate::recording::Recording>,
     speech: Vec<Input>,
+    /// Where a new socket resuming this call arrives, when its transport
+    /// can be resumed.
+    resume: Option<resume::ResumeSlot>,
+    /// Set while the socket is gone and a resume is awaited: until when.
+    detached_until: Option<Instant>,
+    /// Transport commands the session issued while detached, carried out
+    /// on the new socket.
+    held: Vec<TransportCommand>,
     _slot: CallSlot,
 }
 
@@ -155,17 +169,14 @@ impl Call {
                         };
                     }
                     Notice::ResumeRequested { conversation_id } => {
-                        // A resume reaches this worker only if it still holds
-                        // the conversation, which a fresh socket never does.
-                        let mut out = Vec::new();
-                        transport.answer_resume(
-                            Instant::now(),
-                            ResumeAnswer::Reject {
-                                reason: format!("conversation {conversation_id} is not held here"),
-                            },
-                            &mut out,
-                        );
-                        send_frames(&mut socket, &mut out).await?;
+                        let key = session_key(transport.provider().as_str(), conversation_id);
+                        let handoff = Box::new(resume::Handoff { socket, transport });
+                        let Err(handoff) = state.resumable.offer(&key, handoff) else {
+                            // The call's own task answers on this socket now.
+                            return Ok(None);
+                        };
+                        let reason = resume::not_resumable(&state, &key, conversation_id).await;
+                        resume::reject_resume(handoff, reason).await;
                         return Ok(None);
                     }
                     Notice::Connected | Notice::PeerError { .. } => {}
@@ -206,6 +217,7 @@ impl Call {
         let call_config = state.config.session.clone();
         let recording =
             crate::recording::Recording::start(&state.config.recording_dir, &info.call_id, leg_in);
+        let resume = transport.resumable().then(|| state.resumable.register(session_id.as_str()));
         let mut call = Call {
             call_id: info.call_id.clone(),
             session: Session::new(state.config.session.clone(), now),
@@ -228,6 +240,9 @@ impl Call {
             local_vad: (call_turns_locally(&call_config)).then(|| vad::LocalVad::new(leg_in)),
             recording,
             speech: Vec::new(),
+            resume,
+            detached_until: None,
+            held: Vec::new(),
             _slot: slot,
         };
         // Inputs decoded along with the start (early media) are not lost.
@@ -250,12 +265,20 @@ impl Call {
             if self.session.is_ended() {
                 break None;
             }
-            let wake =
-                [self.session.poll_timeout(), self.transport.poll_timeout(), Some(self.renew_at)]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            // While detached the transport waits for the new socket: its
+            // pacing and playout estimate resume with it.
+            let transport_wake =
+                if self.detached_until.is_some() { None } else { self.transport.poll_timeout() };
+            let wake = [
+                self.session.poll_timeout(),
+                transport_wake,
+                self.detached_until,
+                Some(self.renew_at),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             if armed != Some(wake) {
                 sleep.as_mut().reset(wake.into());
                 armed = Some(wake);
@@ -268,8 +291,10 @@ impl Call {
             // are paced by their peers.
             tokio::select! {
                 biased;
-                message = self.socket.recv() => {
-                    if let Err(error) = self.on_socket(message).await {
+                message = self.socket.recv(), if self.detached_until.is_none() => {
+                    if let Err(error) = self.on_socket(message).await
+                        && !(matches!(error, CallError::Socket(_)) && self.detach(Instant::now()))
+                    {
                         break Some(error);
                     }
                 }
@@ -304,6 +329,9 @@ impl Call {
                     None => break Some(CallError::Socket("the worker's inbox closed".to_owned())),
                 },
                 Some(result) = self.tools.1.recv() => self.feed(Instant::now(), result).await,
+                Some(handoff) = resume::next_handoff(&mut self.resume) => {
+                    self.on_resume(handoff).await;
+                }
                 _ = stop.changed() => self.feed(Instant::now(), Input::HangUp).await,
             }
         };
@@ -323,7 +351,9 @@ impl Call {
         let now = Instant::now();
         let message = incoming(message)?;
         if matches!(message, Incoming::Closed) {
-            self.feed(now, Input::CallEnded).await;
+            if !self.detach(now) {
+                self.feed(now, Input::CallEnded).await;
+            }
             return Ok(());
         }
         self.rate.count(now)?;
@@ -337,7 +367,17 @@ impl Call {
 
     async fn on_deadline(&mut self) -> Result<(), CallError> {
         let now = Instant::now();
-        if self.transport.poll_timeout().is_some_and(|t| t <= now) {
+        if let Some(until) = self.detached_until
+            && until <= now
+        {
+            info!("no resume in time; the call ends");
+            self.detached_until = None;
+            self.held.clear();
+            self.feed(now, Input::CallEnded).await;
+            return Ok(());
+        }
+        if self.detached_until.is_none() && self.transport.poll_timeout().is_some_and(|t| t <= now)
+        {
             self.decoded.clear();
             self.transport.on_timeout(now, &mut self.decoded);
             self.after_decode(now).await?;
@@ -463,6 +503,10 @@ impl Call {
                     }
                     other => other,
                 };
+                if self.detached_until.is_some() {
+                    self.hold(now, command);
+                    return;
+                }
                 let mut frames = std::mem::take(&mut self.frames);
                 frames.clear();
                 self.transport.encode(now, command, &mut frames);
@@ -524,6 +568,10 @@ impl Call {
             Event::BackendLost => self.record(now, "backend_lost", ""),
             _ => {}
         }
+        if self.detached_until.is_some() {
+            // Mirrored state is for the socket; the new one starts afresh.
+            return;
+        }
         let mut frames = std::mem::take(&mut self.frames);
         frames.clear();
         self.transport.on_event(now, event, &mut frames);
@@ -547,6 +595,55 @@ impl Call {
         }
     }
 
+    /// The socket is gone: holds the call for a resume when the transport
+    /// allows one, and says whether it did.
+    fn detach(&mut self, now: Instant) -> bool {
+        let window = self.state.config.limits.resume_window;
+        if self.resume.is_none() || window.is_zero() || !self.transport.resumable() {
+            return false;
+        }
+        info!(window_ms = window.as_millis() as u64, "the socket dropped; awaiting a resume");
+        self.record(now, "detached", "socket lost; awaiting session.resume");
+        self.detached_until = Some(now + window);
+        true
+    }
+
+    /// Keeps a transport command for the socket a resume will bring; with
+    /// too much held, the wait ends now and so does the call.
+    fn hold(&mut self, now: Instant, command: TransportCommand) {
+        if self.held.len() >= HELD_COMMANDS {
+            warn!("too much held for a resume; the call ends");
+            self.detached_until = Some(now);
+            return;
+        }
+        self.held.push(command);
+    }
+
+    /// A new socket resumes the call: it replaces the old one (gone, or
+    /// about to be), the transport answers on it, and what was held goes out.
+    async fn on_resume(&mut self, handoff: Box<resume::Handoff>) {
+        let now = Instant::now();
+        if !self.transport.resumable() {
+            let reason = format!("conversation {} has ended", self.call_id);
+            resume::reject_resume(handoff, reason).await;
+            return;
+        }
+        let mut old = std::mem::replace(&mut self.socket, handoff.socket);
+        let _ = old.send(Message::Close(None)).await;
+        self.detached_until = None;
+        self.state.metrics.resumes.inc();
+        self.record(now, "resumed", "session.resume on a new socket");
+        info!("the call resumed on a new socket");
+        let mut frames = Vec::new();
+        self.transport.resumed(now, &mut frames);
+        self.send(&mut frames).await;
+        let held: Vec<TransportCommand> = self.held.drain(..).collect();
+        for command in held {
+            self.transport.encode(now, command, &mut frames);
+            self.send(&mut frames).await;
+        }
+    }
+
     async fn finish(mut self) {
         if let Some(recording) = self.recording.take()
             && recording.dropped() > 0
@@ -555,6 +652,12 @@ impl Call {
         }
         if let Ok(mut record) = self.record.lock() {
             record.counters = Some(self.session.counters().clone());
+        }
+        if let Some(slot) = self.resume.take() {
+            for handoff in slot.close() {
+                let reason = format!("conversation {} has ended", self.call_id);
+                resume::reject_resume(Box::new(handoff), reason).await;
+            }
         }
         self.backend.close().await;
         if let Err(error) = self.state.coordinator.release(&self.lease).await {

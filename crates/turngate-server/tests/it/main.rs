@@ -11,6 +11,7 @@
 mod calls;
 mod demo;
 mod multi_worker;
+mod resume;
 mod routes;
 mod session;
 mod shutdown;

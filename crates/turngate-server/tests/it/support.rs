@@ -43,7 +43,11 @@ pub(crate) fn config() -> Config {
 }
 
 pub(crate) async fn start(config: Config) -> Running {
-    let server = ServerBuilder::new(config).build().await.unwrap();
+    serve(ServerBuilder::new(config).build().await.unwrap()).await
+}
+
+/// Serves a built server on a free port.
+pub(crate) async fn serve(server: turngate_server::Server) -> Running {
     let state = Arc::clone(server.state());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -659,6 +659,23 @@ impl Transport for AudioCodesTransport {
         self.counters.frames_out += 1;
     }
 
+    fn resumable(&self) -> bool {
+        self.state == State::Active && !self.call_ended
+    }
+
+    fn resumed(&mut self, _now: Instant, out: &mut Vec<OutFrame>) {
+        if !self.resumable() {
+            return;
+        }
+        // The play stream lived on the old socket: what is still queued
+        // goes out under a new `playStream.start`. VoiceAI Connect opens
+        // its user stream again on the new socket.
+        self.player.stream = None;
+        self.user_stream = false;
+        out.push(accepted(self.format));
+        self.counters.frames_out += 1;
+    }
+
     fn answer_resume(&mut self, _now: Instant, answer: ResumeAnswer, out: &mut Vec<OutFrame>) {
         let State::AwaitingResumeAnswer(conversation_id) = &self.state else {
             return;

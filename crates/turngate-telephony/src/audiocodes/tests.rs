@@ -439,3 +439,33 @@ fn json_in_a_binary_frame_is_read_and_other_bytes_are_refused() {
     assert_eq!(error.kind(), WireErrorKind::Binary);
     assert_eq!(t.counters().binary, 1);
 }
+
+#[test]
+fn a_resumed_leg_accepts_in_its_format_and_plays_on_in_a_new_stream() {
+    let t0 = Instant::now();
+    let mut t = accepted(AudioCodesConfig::default(), t0);
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    assert!(t.resumable());
+    // One second queued; 300 ms of it went out on the socket that dropped.
+    assert_eq!(play(&mut t, t0, 1, 8000).len(), 4);
+    let mut out = Vec::new();
+    t.resumed(ms(2000), &mut out);
+    assert_eq!(texts(&out), ["session.accepted raw/mulaw"]);
+    // The rest goes out under a new stream on the new socket.
+    let (_, frames) = tick(&mut t, ms(2000));
+    assert_eq!(frames[0], "playStream.start play-2 raw/mulaw");
+    assert!(frames[1..].iter().all(|f| f == "playStream.chunk play-2 800B"), "{frames:?}");
+    // VoiceAI Connect opens its user stream again before sending audio.
+    let chunk = r#"{"type":"userStream.chunk","conversationId":"c1","audioChunk":"f39/fw=="}"#;
+    assert_eq!(feed(&mut t, ms(2000), chunk).0, Err(WireErrorKind::OutOfOrder));
+    let start = r#"{"type":"userStream.start","conversationId":"c1"}"#;
+    assert_eq!(texts(&feed(&mut t, ms(2000), start).1.replies), ["userStream.started"]);
+    assert_eq!(feed(&mut t, ms(2000), chunk).0, Ok(()));
+    // Once the conversation ended there is nothing to resume.
+    let end = r#"{"type":"session.end","conversationId":"c1","reasonCode":"x","reason":"y"}"#;
+    assert_eq!(feed(&mut t, ms(2100), end).0, Ok(()));
+    assert!(!t.resumable());
+    let mut out = Vec::new();
+    t.resumed(ms(2200), &mut out);
+    assert!(out.is_empty());
+}

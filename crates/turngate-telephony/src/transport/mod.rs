@@ -380,6 +380,22 @@ pub trait Transport: fmt::Debug + Send {
     fn answer_resume(&mut self, now: Instant, answer: ResumeAnswer, out: &mut Vec<OutFrame>) {
         let _ = (now, answer, out);
     }
+
+    /// True while the peer may still reconnect on a new socket and resume
+    /// this leg, so a dropped socket need not end the call. Transports
+    /// whose protocol has no resume are never resumable.
+    fn resumable(&self) -> bool {
+        false
+    }
+
+    /// The peer reconnected on a new socket and the server matched its
+    /// [`Notice::ResumeRequested`] to this leg. Writes what the new socket
+    /// needs first (AudioCodes: `session.accepted` in the conversation's
+    /// format) and forgets what went away with the old one (its play
+    /// stream); audio queued here and marks not yet due are kept.
+    fn resumed(&mut self, now: Instant, out: &mut Vec<OutFrame>) {
+        let _ = (now, out);
+    }
 }
 
 /// The earliest of several optional deadlines.

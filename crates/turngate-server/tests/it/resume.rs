@@ -1,0 +1,206 @@
+//! AudioCodes `session.resume`: VoiceAI Connect reconnecting mid-call.
+//!
+//! The client here speaks the Bot API by hand, because the point is a
+//! socket that drops without `session.end` and a second one that resumes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use turngate_coord::WorkerId;
+use turngate_server::ServerBuilder;
+
+use crate::support::{Running, config, start};
+
+/// One VoiceAI Connect socket.
+struct Vaic {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Every message received, in order.
+    seen: Vec<Value>,
+}
+
+impl Vaic {
+    async fn connect(server: &Running) -> Vaic {
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws("/audiocodes")).await.unwrap();
+        Vaic { ws, seen: Vec::new() }
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.ws.send(Message::text(message.to_string())).await.unwrap();
+    }
+
+    /// Waits for a message of type `kind`, keeping the others.
+    async fn expect(&mut self, kind: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = timeout(left, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} in time; saw {:?}", self.types()));
+            let Some(Ok(Message::Text(text))) = message else {
+                panic!("the socket ended before {kind}: {message:?}; saw {:?}", self.types());
+            };
+            let value: Value = serde_json::from_str(&text).unwrap();
+            self.seen.push(value.clone());
+            if value["type"] == kind {
+                return value;
+            }
+        }
+    }
+
+    /// Streams `ms` of audio in 100 ms chunks at the playback rate.
+    async fn stream(&mut self, conversation: &str, ms: u64, loud: bool) {
+        for chunk in 0..ms / 100 {
+            let audio: Vec<u8> = (0..800)
+                .map(|n| {
+                    if !loud {
+                        return 0xFF;
+                    }
+                    let t = (chunk * 800 + n) as f64 / 8000.0;
+                    let sample = (t * 140.0 * std::f64::consts::TAU).sin() * 8000.0;
+                    turngate_audio::ulaw::encode(sample as i16)
+                })
+                .collect();
+            let chunk = json!({"type": "userStream.chunk", "conversationId": conversation,
+                "audioChunk": STANDARD.encode(audio)});
+            self.send(chunk).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn types(&self) -> Vec<String> {
+        self.seen.iter().map(|v| v["type"].as_str().unwrap_or("?").to_owned()).collect()
+    }
+
+    /// Drops the TCP connection without a close handshake, as a network
+    /// failure would.
+    fn drop_connection(self) {
+        drop(self.ws);
+    }
+}
+
+fn initiate(conversation: &str) -> Value {
+    json!({"type": "session.initiate", "conversationId": conversation, "botName": "bot",
+        "caller": "+15550100", "expectAudioMessages": true,
+        "supportedMediaFormats": ["raw/mulaw"]})
+}
+
+fn resume(conversation: &str) -> Value {
+    json!({"type": "session.resume", "conversationId": conversation})
+}
+
+/// Starts a conversation and asks a question until the answer starts.
+async fn call_until_answer(server: &Running, conversation: &str) -> Vaic {
+    let mut vaic = Vaic::connect(server).await;
+    vaic.send(initiate(conversation)).await;
+    assert_eq!(vaic.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
+    vaic.send(json!({"type": "userStream.start", "conversationId": conversation})).await;
+    vaic.expect("userStream.started").await;
+    vaic.stream(conversation, 800, true).await;
+    vaic.stream(conversation, 700, false).await;
+    vaic.expect("playStream.start").await;
+    vaic
+}
+
+/// The socket drops mid-answer; VoiceAI Connect resumes on a new one and
+/// the same call goes on: accepted in its format, the answer continues in
+/// a new play stream, and the next question is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_is_resumed_and_the_call_goes_on() {
+    let server = start(config()).await;
+    let mut first = call_until_answer(&server, "resume-me").await;
+    let first_stream = first.expect("playStream.chunk").await["streamId"].clone();
+    first.drop_connection();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.state.active_calls(), 1, "the call is held for the resume");
+
+    let mut second = Vaic::connect(&server).await;
+    second.send(resume("resume-me")).await;
+    let accepted = second.expect("session.accepted").await;
+    assert_eq!(accepted["mediaFormat"], "raw/mulaw", "{accepted}");
+    second.send(json!({"type": "userStream.start", "conversationId": "resume-me"})).await;
+    second.expect("userStream.started").await;
+    // The answer held during the gap plays on, in a stream of its own.
+    let stream = second.expect("playStream.start").await["streamId"].clone();
+    assert_ne!(stream, first_stream);
+    second.expect("playStream.stop").await;
+    // The call still answers questions.
+    second.stream("resume-me", 800, true).await;
+    second.stream("resume-me", 700, false).await;
+    second.expect("playStream.start").await;
+    second
+        .send(json!({"type": "session.end", "conversationId": "resume-me",
+            "reasonCode": "client-disconnected", "reason": "Client Side"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(server.state.active_calls(), 0);
+    let record = server.state.records.get("resume-me").expect("the call's record");
+    let kinds: Vec<&str> = record.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"detached") && kinds.contains(&"resumed"), "{kinds:?}");
+    assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
+    assert!(server.state.metrics.render().contains("turngate_resumes_total 1"));
+    let upstream = server.state.simulated_upstream();
+    assert_eq!(upstream.violations, 0, "{:?}", upstream.details);
+    server.stop().await;
+}
+
+/// A resume for a conversation nobody holds, or one that came back after
+/// the window, is refused with `session.error`; the held call ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_too_late_or_for_nothing_is_refused() {
+    let mut config = config();
+    config.limits.resume_window = Duration::from_millis(300);
+    let server = start(config).await;
+
+    let mut stranger = Vaic::connect(&server).await;
+    stranger.send(resume("never-seen")).await;
+    let error = stranger.expect("session.error").await;
+    assert!(error["reason"].as_str().unwrap().contains("not known"), "{error}");
+
+    let first = call_until_answer(&server, "gone-away").await;
+    first.drop_connection();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(server.state.active_calls(), 0, "the window passed");
+    let mut late = Vaic::connect(&server).await;
+    late.send(resume("gone-away")).await;
+    late.expect("session.error").await;
+    let record = server.state.records.get("gone-away").expect("the call's record");
+    assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
+    server.stop().await;
+}
+
+/// With two workers on one coordinator, a resume that the load balancer
+/// sends to the worker without the call is refused naming the worker that
+/// holds it, rather than starting a second call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_another_worker_names_the_owner() {
+    let coordinator = turngate_server::memory_coordinator();
+    let mut servers = Vec::new();
+    for name in ["worker-a", "worker-b"] {
+        let server = ServerBuilder::new(config())
+            .coordinator(Arc::clone(&coordinator))
+            .worker(WorkerId::new(name).unwrap())
+            .build()
+            .await
+            .unwrap();
+        servers.push(crate::support::serve(server).await);
+    }
+    let [a, b] = <[Running; 2]>::try_from(servers).ok().unwrap();
+    let first = call_until_answer(&a, "roaming").await;
+    first.drop_connection();
+    let mut elsewhere = Vaic::connect(&b).await;
+    elsewhere.send(resume("roaming")).await;
+    let error = elsewhere.expect("session.error").await;
+    assert!(error["reason"].as_str().unwrap().contains("worker-a"), "{error}");
+    assert_eq!(b.state.active_calls(), 0);
+    a.stop().await;
+    b.stop().await;
+}
