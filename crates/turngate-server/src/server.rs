@@ -206,16 +206,39 @@ impl Server {
         // message written while an earlier one is unacknowledged waits for
         // the peer's (delayed) ACK, which measured up to 20 ms on the first
         // audio after a speech event.
+        let advertising = advertised_url(&state.config, &listener)
+            .map(|url| tokio::spawn(crate::driver::advertise(Arc::clone(&state), url)));
         let listener = listener.tap_io(|stream| {
             let _ = stream.set_nodelay(true);
         });
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped_rx.await;
             })
-            .await?;
+            .await;
+        if let Some(task) = advertising {
+            task.abort();
+            crate::driver::withdraw(&state).await;
+        }
+        served?;
         Ok(())
     }
+}
+
+/// Where other workers reach this one: the configured URL, or the listen
+/// address when it names one host (a wildcard address names none).
+fn advertised_url(config: &Config, listener: &TcpListener) -> Option<String> {
+    if !config.advertise_url.is_empty() {
+        return Some(config.advertise_url.clone());
+    }
+    let addr = listener.local_addr().ok()?;
+    if addr.ip().is_unspecified() {
+        info!(
+            "listening on a wildcard address: set advertise_url so other workers can relay resumed calls here"
+        );
+        return None;
+    }
+    Some(format!("http://{addr}"))
 }
 
 fn warn_about_open_doors(config: &Config) {

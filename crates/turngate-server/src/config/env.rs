@@ -18,6 +18,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_LISTEN", key: "listen" },
     EnvVar { name: "TURNGATE_LOG_FORMAT", key: "log_format" },
     EnvVar { name: "TURNGATE_PUBLIC_URL", key: "public_url" },
+    EnvVar { name: "TURNGATE_ADVERTISE_URL", key: "advertise_url" },
     EnvVar { name: "OPENAI_API_KEY", key: "openai.api_key" },
     EnvVar { name: "TURNGATE_REALTIME_URL", key: "openai.realtime_url" },
     EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
@@ -50,6 +51,7 @@ pub(super) fn apply(
                 };
             }
             "TURNGATE_PUBLIC_URL" => config.public_url = value,
+            "TURNGATE_ADVERTISE_URL" => config.advertise_url = value,
             "OPENAI_API_KEY" => config.openai.api_key = value,
             "TURNGATE_REALTIME_URL" => config.openai.realtime_url = value,
             "TURNGATE_OPENAI_BASE_URL" => config.openai.base_url = value,

@@ -34,6 +34,10 @@ pub struct Config {
     /// `https://bridge.example.com`), used in TwiML and to check Twilio
     /// signatures; derived from the request's `Host` header when empty.
     pub public_url: String,
+    /// How the other workers reach this one directly (`http://10.0.0.5:8080`),
+    /// to relay a resumed AudioCodes call to the worker that holds it; the
+    /// listen address when empty and it names one host.
+    pub advertise_url: String,
     /// Secrets that authenticate peers; an empty one means "not checked"
     /// (and the server warns at start).
     pub auth: AuthConfig,
@@ -193,6 +197,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             log_format: LogFormat::Text,
             public_url: String::new(),
+            advertise_url: String::new(),
             auth: AuthConfig::default(),
             openai: OpenAiConfig::default(),
             redis: RedisSettings::default(),
@@ -400,6 +405,15 @@ impl Config {
         check_http_url(&self.telnyx.api_url).or_else(|p| bad("telnyx.api_url", p))?;
         if !self.public_url.is_empty() {
             check_http_url(&self.public_url).or_else(|p| bad("public_url", p))?;
+        }
+        if !self.advertise_url.is_empty() && !self.advertise_url.starts_with("http://") {
+            return bad(
+                "advertise_url",
+                format!(
+                    "`{}` is not an http:// URL (workers relay in plain text)",
+                    self.advertise_url
+                ),
+            );
         }
         self.session.validate().map_err(|e| {
             ConfigError::new("configuration", format!("session.{}", e.key), e.problem)

@@ -13,6 +13,10 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "public_url",
         "Externally reachable base URL (`https://bridge.example.com`), for TwiML and Twilio signatures; taken from the request's `Host` when empty.",
     ),
+    (
+        "advertise_url",
+        "How other workers reach this one directly (`http://10.0.0.5:8080`), to relay a resumed AudioCodes call to the worker that holds it; empty: the listen address when it names one host, else no relaying.",
+    ),
     ("drain_timeout_ms", "How long active calls may continue after SIGTERM before they are ended."),
     ("recording_dir", "Directory for per-call WAV recordings (both directions); empty for none."),
     (

@@ -9,6 +9,7 @@
 
 mod audio;
 mod hangup;
+mod relay;
 mod resume;
 mod signals;
 mod vad;
@@ -37,6 +38,7 @@ use crate::record::LiveRecord;
 use crate::state::{AppState, CallSlot};
 
 pub(crate) use audio::Converter;
+pub(crate) use relay::{RELAYED_BY, advertise, withdraw};
 pub(crate) use resume::Resumable;
 pub(crate) use signals::{input_for, session_key, signal_for};
 
@@ -72,11 +74,12 @@ pub(crate) async fn run_call(
     socket: WebSocket,
     transport: Box<dyn Transport>,
     slot: CallSlot,
+    relayed: bool,
 ) {
     let provider = transport.provider();
     let span = info_span!("call", provider = provider.as_str(), call_id = tracing::field::Empty);
     let outcome =
-        Call::start(state.clone(), socket, transport, slot).instrument(span.clone()).await;
+        Call::start(state.clone(), socket, transport, slot, relayed).instrument(span.clone()).await;
     match outcome {
         Ok(Some(call)) => call.run().instrument(span).await,
         Ok(None) => {}
@@ -132,6 +135,7 @@ impl Call {
         mut socket: WebSocket,
         mut transport: Box<dyn Transport>,
         slot: CallSlot,
+        relayed: bool,
     ) -> Result<Option<Call>, CallError> {
         let mut decoded = Decoded::default();
         let mut rate = RateWindow::new(state.config.limits.max_messages_per_second);
@@ -175,8 +179,7 @@ impl Call {
                             // The call's own task answers on this socket now.
                             return Ok(None);
                         };
-                        let reason = resume::not_resumable(&state, &key, conversation_id).await;
-                        resume::reject_resume(handoff, reason).await;
+                        resume::elsewhere(&state, *handoff, &key, conversation_id, relayed).await;
                         return Ok(None);
                     }
                     Notice::Connected | Notice::PeerError { .. } => {}

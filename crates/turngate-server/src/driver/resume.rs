@@ -129,21 +129,45 @@ pub(crate) async fn next_handoff(slot: &mut Option<ResumeSlot>) -> Option<Box<Ha
     }
 }
 
-/// Why a resume cannot be taken here, as told to the peer: the worker
-/// that holds the call when another one does (the load balancer sent the
-/// new socket elsewhere), or that the conversation is not known.
-pub(crate) async fn not_resumable(state: &AppState, key: &str, conversation_id: &str) -> String {
+/// A resume this worker's calls cannot take: relayed to the worker that
+/// holds the call when another one does and can be reached (unless this
+/// socket is itself a relay), refused with `session.error` otherwise.
+pub(crate) async fn elsewhere(
+    state: &AppState,
+    handoff: Handoff,
+    key: &str,
+    conversation_id: &str,
+    relayed: bool,
+) {
     let owner = match SessionId::new(key) {
         Ok(session) => state.coordinator.owner(&session).await,
         Err(error) => Err(error),
     };
-    match owner {
+    let reason = match owner {
+        Ok(Some(owner)) if owner != state.worker && !relayed => {
+            match super::relay::address_of(state, &owner).await {
+                Some(base) => match super::relay::connect(state, &base, conversation_id).await {
+                    Ok(upstream) => {
+                        info!(%owner, "relaying the resume to the worker that holds the call");
+                        super::relay::pipe(state, handoff.socket, upstream).await;
+                        return;
+                    }
+                    Err(error) => format!(
+                        "conversation {conversation_id} is held by worker {owner}, which could not be reached: {error}"
+                    ),
+                },
+                None => format!(
+                    "conversation {conversation_id} is held by worker {owner}, which advertises no address"
+                ),
+            }
+        }
         Ok(Some(owner)) if owner != state.worker => {
             format!("conversation {conversation_id} is held by worker {owner}, not this one")
         }
         Ok(_) => format!("conversation {conversation_id} is not known here"),
         Err(error) => format!("conversation {conversation_id} could not be looked up: {error}"),
-    }
+    };
+    reject_resume(Box::new(handoff), reason).await;
 }
 
 /// Answers a resume with `session.error`, which ends the call at the peer.

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use turngate_telephony::audiocodes::{AudioCodesConfig, AudioCodesTransport};
 
-use super::upgrade;
+use super::upgrade_relayed;
 use super::util::bearer_ok;
 use crate::state::AppState;
 
@@ -21,5 +21,6 @@ pub(super) async fn stream(
         return (StatusCode::UNAUTHORIZED, "a valid bearer token is required\n").into_response();
     }
     let config = AudioCodesConfig::default();
-    upgrade(state, ws, move |now| Box::new(AudioCodesTransport::new(config, now)))
+    let relayed = headers.contains_key(crate::driver::RELAYED_BY);
+    upgrade_relayed(state, ws, move |now| Box::new(AudioCodesTransport::new(config, now)), relayed)
 }

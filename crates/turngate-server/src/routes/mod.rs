@@ -70,6 +70,17 @@ pub(crate) fn upgrade(
     ws: WebSocketUpgrade,
     make: impl FnOnce(Instant) -> Box<dyn turngate_telephony::Transport> + Send + 'static,
 ) -> Response {
+    upgrade_relayed(state, ws, make, false)
+}
+
+/// [`upgrade`], saying whether another worker relays this socket (a
+/// relayed resume is never relayed again).
+pub(crate) fn upgrade_relayed(
+    state: Arc<AppState>,
+    ws: WebSocketUpgrade,
+    make: impl FnOnce(Instant) -> Box<dyn turngate_telephony::Transport> + Send + 'static,
+    relayed: bool,
+) -> Response {
     let Some(slot) = state.admit_call() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "not accepting calls: draining or at capacity\n")
             .into_response();
@@ -82,6 +93,6 @@ pub(crate) fn upgrade(
     let ws = ws.read_buffer_size(READ_BUFFER);
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
         let transport = make(Instant::now());
-        run_call(state, socket, transport, slot).await;
+        run_call(state, socket, transport, slot, relayed).await;
     })
 }

@@ -7,7 +7,8 @@
 //! provider plays something, resume it when the playback ends, check in
 //! twice and hang up, on time. Chat requests for one conversation spread
 //! over both workers are answered in the order they were sent, with no
-//! conflict at the upstream.
+//! conflict at the upstream. An AudioCodes call whose socket drops on A
+//! and comes back on B is relayed by B to A and goes on.
 
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
@@ -222,5 +223,66 @@ async fn webhooks_on_another_worker_drive_the_call_and_chat_stays_in_order() {
         .collect();
     let expected: Vec<String> = (0..8).map(|i| format!("message {i}")).collect();
     assert_eq!(users, expected);
+    assert_eq!(realtime.counts().violations(), 0, "{:?}", realtime.record().details());
+}
+
+/// VoiceAI Connect loses its socket to worker A mid-answer and the load
+/// balancer sends the new one to worker B. B finds A through Redis, relays
+/// the resume, and the call goes on where it lives, on A, to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audiocodes_resume_on_another_worker_reaches_the_call() {
+    use serde_json::json;
+
+    use crate::resume::{Vaic, call_until_answer, resume};
+
+    let redis = TestServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let realtime =
+        turngate_sim::realtime::serve(Default::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let chat = ChatSim::responses(Default::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("turngate-multi-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = vec![
+        ("TURNGATE_REDIS_URL", redis.url()),
+        ("OPENAI_API_KEY", "test-key".to_owned()),
+        ("TURNGATE_REALTIME_URL", realtime.url()),
+        ("TURNGATE_OPENAI_BASE_URL", chat.base_url()),
+    ];
+    let a = spawn_worker("worker-a", &env, &dir);
+    let b = spawn_worker("worker-b", &env, &dir);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+
+    let conversation = "across-workers";
+    let first = call_until_answer(&format!("ws://{}/audiocodes", a.base), conversation).await;
+    first.drop_connection();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut second = Vaic::connect(&format!("ws://{}/audiocodes", b.base)).await;
+    second.send(resume(conversation)).await;
+    assert_eq!(second.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
+    second.send(json!({"type": "userStream.start", "conversationId": conversation})).await;
+    second.expect("userStream.started").await;
+    second.expect("playStream.start").await;
+    second
+        .send(json!({"type": "session.end", "conversationId": conversation,
+            "reasonCode": "client-disconnected", "reason": "Client Side"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let record: Value = http()
+        .get(format!("http://{}/calls/{conversation}", a.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> =
+        record["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"detached") && kinds.contains(&"resumed"), "{record}");
+    assert_eq!(record["ended"], "caller_hung_up", "{record}");
+    let on_b = http().get(format!("http://{}/calls/{conversation}", b.base)).send().await.unwrap();
+    assert_eq!(on_b.status(), 404, "worker B only relayed the call");
     assert_eq!(realtime.counts().violations(), 0, "{:?}", realtime.record().details());
 }

@@ -20,24 +20,24 @@ use turngate_server::ServerBuilder;
 use crate::support::{Running, config, start};
 
 /// One VoiceAI Connect socket.
-struct Vaic {
+pub(crate) struct Vaic {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Every message received, in order.
     seen: Vec<Value>,
 }
 
 impl Vaic {
-    async fn connect(server: &Running) -> Vaic {
-        let (ws, _) = tokio_tungstenite::connect_async(server.ws("/audiocodes")).await.unwrap();
+    pub(crate) async fn connect(url: &str) -> Vaic {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         Vaic { ws, seen: Vec::new() }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.ws.send(Message::text(message.to_string())).await.unwrap();
     }
 
     /// Waits for a message of type `kind`, keeping the others.
-    async fn expect(&mut self, kind: &str) -> Value {
+    pub(crate) async fn expect(&mut self, kind: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -56,7 +56,7 @@ impl Vaic {
     }
 
     /// Streams `ms` of audio in 100 ms chunks at the playback rate.
-    async fn stream(&mut self, conversation: &str, ms: u64, loud: bool) {
+    pub(crate) async fn stream(&mut self, conversation: &str, ms: u64, loud: bool) {
         for chunk in 0..ms / 100 {
             let audio: Vec<u8> = (0..800)
                 .map(|n| {
@@ -81,7 +81,7 @@ impl Vaic {
 
     /// Drops the TCP connection without a close handshake, as a network
     /// failure would.
-    fn drop_connection(self) {
+    pub(crate) fn drop_connection(self) {
         drop(self.ws);
     }
 }
@@ -92,13 +92,13 @@ fn initiate(conversation: &str) -> Value {
         "supportedMediaFormats": ["raw/mulaw"]})
 }
 
-fn resume(conversation: &str) -> Value {
+pub(crate) fn resume(conversation: &str) -> Value {
     json!({"type": "session.resume", "conversationId": conversation})
 }
 
 /// Starts a conversation and asks a question until the answer starts.
-async fn call_until_answer(server: &Running, conversation: &str) -> Vaic {
-    let mut vaic = Vaic::connect(server).await;
+pub(crate) async fn call_until_answer(url: &str, conversation: &str) -> Vaic {
+    let mut vaic = Vaic::connect(url).await;
     vaic.send(initiate(conversation)).await;
     assert_eq!(vaic.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
     vaic.send(json!({"type": "userStream.start", "conversationId": conversation})).await;
@@ -115,13 +115,13 @@ async fn call_until_answer(server: &Running, conversation: &str) -> Vaic {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_is_resumed_and_the_call_goes_on() {
     let server = start(config()).await;
-    let mut first = call_until_answer(&server, "resume-me").await;
+    let mut first = call_until_answer(&server.ws("/audiocodes"), "resume-me").await;
     let first_stream = first.expect("playStream.chunk").await["streamId"].clone();
     first.drop_connection();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.state.active_calls(), 1, "the call is held for the resume");
 
-    let mut second = Vaic::connect(&server).await;
+    let mut second = Vaic::connect(&server.ws("/audiocodes")).await;
     second.send(resume("resume-me")).await;
     let accepted = second.expect("session.accepted").await;
     assert_eq!(accepted["mediaFormat"], "raw/mulaw", "{accepted}");
@@ -160,16 +160,16 @@ async fn a_resume_too_late_or_for_nothing_is_refused() {
     config.limits.resume_window = Duration::from_millis(300);
     let server = start(config).await;
 
-    let mut stranger = Vaic::connect(&server).await;
+    let mut stranger = Vaic::connect(&server.ws("/audiocodes")).await;
     stranger.send(resume("never-seen")).await;
     let error = stranger.expect("session.error").await;
     assert!(error["reason"].as_str().unwrap().contains("not known"), "{error}");
 
-    let first = call_until_answer(&server, "gone-away").await;
+    let first = call_until_answer(&server.ws("/audiocodes"), "gone-away").await;
     first.drop_connection();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(server.state.active_calls(), 0, "the window passed");
-    let mut late = Vaic::connect(&server).await;
+    let mut late = Vaic::connect(&server.ws("/audiocodes")).await;
     late.send(resume("gone-away")).await;
     late.expect("session.error").await;
     let record = server.state.records.get("gone-away").expect("the call's record");
@@ -177,11 +177,8 @@ async fn a_resume_too_late_or_for_nothing_is_refused() {
     server.stop().await;
 }
 
-/// With two workers on one coordinator, a resume that the load balancer
-/// sends to the worker without the call is refused naming the worker that
-/// holds it, rather than starting a second call.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resume_on_another_worker_names_the_owner() {
+/// Two workers on one coordinator, each serving in this process.
+async fn two_workers() -> (Running, Running) {
     let coordinator = turngate_server::memory_coordinator();
     let mut servers = Vec::new();
     for name in ["worker-a", "worker-b"] {
@@ -193,14 +190,63 @@ async fn a_resume_on_another_worker_names_the_owner() {
             .unwrap();
         servers.push(crate::support::serve(server).await);
     }
-    let [a, b] = <[Running; 2]>::try_from(servers).ok().unwrap();
-    let first = call_until_answer(&a, "roaming").await;
+    let b = servers.pop().unwrap();
+    let a = servers.pop().unwrap();
+    (a, b)
+}
+
+/// The load balancer sends the new socket to the worker without the call:
+/// that worker relays it to the one holding the call, which resumes it as
+/// its own; the conversation goes on through the relay to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_another_worker_is_relayed_to_the_owner() {
+    let (a, b) = two_workers().await;
+    let first = call_until_answer(&a.ws("/audiocodes"), "roaming").await;
     first.drop_connection();
-    let mut elsewhere = Vaic::connect(&b).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut elsewhere = Vaic::connect(&b.ws("/audiocodes")).await;
     elsewhere.send(resume("roaming")).await;
-    let error = elsewhere.expect("session.error").await;
-    assert!(error["reason"].as_str().unwrap().contains("worker-a"), "{error}");
-    assert_eq!(b.state.active_calls(), 0);
+    assert_eq!(elsewhere.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
+    elsewhere.send(json!({"type": "userStream.start", "conversationId": "roaming"})).await;
+    elsewhere.expect("userStream.started").await;
+    elsewhere.expect("playStream.start").await;
+    elsewhere.stream("roaming", 800, true).await;
+    elsewhere.stream("roaming", 700, false).await;
+    elsewhere.expect("playStream.start").await;
+    elsewhere
+        .send(json!({"type": "session.end", "conversationId": "roaming",
+            "reasonCode": "client-disconnected", "reason": "Client Side"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The call lived on worker A throughout; B only carried messages.
+    let record = a.state.records.get("roaming").expect("the call's record on worker A");
+    let kinds: Vec<&str> = record.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"resumed"), "{kinds:?}");
+    assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
+    assert!(b.state.records.get("roaming").is_none());
+    assert_eq!((a.state.active_calls(), b.state.active_calls()), (0, 0));
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A socket that is itself a relay is never relayed again: the worker
+/// without the call refuses it, naming the worker that holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_resume_is_not_relayed_twice() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let (a, b) = two_workers().await;
+    let first = call_until_answer(&a.ws("/audiocodes"), "bounced").await;
+    first.drop_connection();
+    let mut request = b.ws("/audiocodes").into_client_request().unwrap();
+    request.headers_mut().insert("x-turngate-relayed-by", "worker-c".parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut relayed = Vaic { ws, seen: Vec::new() };
+    relayed.send(resume("bounced")).await;
+    let error = relayed.expect("session.error").await;
+    assert!(error["reason"].as_str().unwrap().contains("held by worker worker-a"), "{error}");
     a.stop().await;
     b.stop().await;
 }
