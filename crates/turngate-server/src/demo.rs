@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use turngate_core::BargeIn;
-use turngate_sim::callers::{self, CallReport, CallerConfig, Protocol, Step};
+use turngate_sim::callers::{self, CallReport, CallerConfig, CallerEvent, Protocol, Step};
 
 use crate::config::Config;
 use crate::server::{ServerBuilder, ServerError};
@@ -170,12 +170,14 @@ fn scenarios() -> Vec<Scenario> {
             expect: Expectation::FunctionCall,
         },
         Scenario {
-            name: "audiocodes-dead-air",
+            name: "audiocodes-resume-dead-air",
             protocol: Protocol::AudioCodes,
             path: "/audiocodes",
             script: vec![
                 Step::WaitForAgent { max_ms: 8000 },
                 Step::Speak { ms: 1000, hold_on: false },
+                // VoiceAI Connect loses its socket mid-answer and resumes.
+                Step::Reconnect { after_agent_ms: 400, gap_ms: 500 },
                 Step::WaitForAgent { max_ms: 10_000 },
                 Step::SilentUntilHangup { max_ms: 25_000 },
             ],
@@ -254,6 +256,11 @@ fn check_call(state: &AppState, scenario: &Scenario, report: &CallReport) -> Vec
     if report.turn_latencies.is_empty() {
         problems.push(format!("{}: the agent never answered the caller", scenario.name));
     }
+    let reconnects = scenario.script.iter().any(|step| matches!(step, Step::Reconnect { .. }));
+    let resumed = report.timeline.iter().any(|(_, event)| *event == CallerEvent::Resumed);
+    if reconnects && (!resumed || server_kinds("resumed") == 0) {
+        problems.push(format!("{}: the dropped line was not resumed", scenario.name));
+    }
     problems
 }
 
@@ -279,6 +286,7 @@ fn summary(state: &AppState, reports: &[(&Scenario, CallReport)]) -> Vec<String>
     let _ = writeln!(text, "responses requested        {}", metrics.responses.get());
     let _ = writeln!(text, "barge-ins                  {}", metrics.barge_ins.get());
     let _ = writeln!(text, "check-ins                  {}", metrics.check_ins.get());
+    let _ = writeln!(text, "calls resumed              {}", metrics.resumes.get());
     let _ = writeln!(text, "conflicts prevented        {}", metrics.conflicts_prevented.get());
     let _ = writeln!(text, "conflicts upstream         {}", upstream.conflicts);
     let _ = writeln!(text, "upstream rule violations   {}", upstream.violations);
@@ -362,6 +370,7 @@ pub fn check_metrics(text: &str) -> Vec<String> {
         "turngate_responses_total",
         "turngate_barge_ins_total",
         "turngate_check_ins_total",
+        "turngate_resumes_total",
         "turngate_hangups_total{reason=\"dead_air\"}",
         "turngate_hangups_total{reason=\"caller_hung_up\"}",
         "turngate_chat_requests_total{outcome=\"ok\"}",

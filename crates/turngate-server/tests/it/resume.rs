@@ -250,3 +250,42 @@ async fn a_relayed_resume_is_not_relayed_twice() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The strict VoiceAI Connect simulator drops its line mid-answer and
+/// resumes: every Bot API rule holds on both sockets (a new play stream
+/// on the new one, the same format) and the call goes on to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_carrier_simulator_resumes_mid_answer_and_finds_no_fault() {
+    use turngate_sim::callers::{self, CallerConfig, CallerEvent, Protocol, Step};
+
+    let server = start(config()).await;
+    let report = callers::run(CallerConfig {
+        protocol: Protocol::AudioCodes,
+        url: server.ws("/audiocodes"),
+        call_id: "sim-resume".to_owned(),
+        script: vec![
+            Step::Speak { ms: 800, hold_on: false },
+            Step::Reconnect { after_agent_ms: 300, gap_ms: 400 },
+            Step::WaitForAgent { max_ms: 10_000 },
+            Step::Speak { ms: 800, hold_on: false },
+            Step::WaitForAgent { max_ms: 10_000 },
+            Step::HangUp,
+        ],
+        timeout: Duration::from_secs(30),
+        ..CallerConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(report.is_clean(), "{report}");
+    assert!(report.timeline.iter().any(|(_, e)| *e == CallerEvent::Resumed), "{report}");
+    assert!(report.turn_latencies.len() >= 2, "{report}");
+    let conversation = report.carrier_call_id.clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let record = server.state.records.get(&conversation).expect("the call's record");
+    let kinds: Vec<&str> = record.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"resumed"), "{kinds:?}");
+    assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
+    let upstream = server.state.simulated_upstream();
+    assert_eq!(upstream.violations, 0, "{:?}", upstream.details);
+    server.stop().await;
+}

@@ -29,6 +29,9 @@ pub(super) enum Outgoing {
     Text(String),
     /// The close handshake; nothing follows it.
     Close,
+    /// The socket goes away without a close handshake, as a broken line
+    /// would; a new one opens when [`Call::wants_socket`] says so.
+    Drop,
 }
 
 /// The carrier side of one protocol. Methods queue messages and record
@@ -71,6 +74,16 @@ pub(super) trait Carrier {
     /// (AudioCodes ends it with `session.accepted` instead).
     fn setup_on_first_message(&self) -> bool {
         true
+    }
+    /// The socket is about to drop on purpose; only carriers whose
+    /// protocol resumes calls are asked (the configuration refuses a
+    /// reconnect step for the others).
+    fn socket_dropped(&mut self, s: &mut Shared) {
+        let _ = s;
+    }
+    /// A new socket is open: the protocol's resume.
+    fn reopened(&mut self, s: &mut Shared) {
+        let _ = s;
     }
 }
 
@@ -186,6 +199,10 @@ enum Phase {
     Connecting,
     /// The call is up.
     Live,
+    /// The line dropped on purpose; it comes back at `back_at`.
+    Away { back_at: Duration },
+    /// The IO is opening the new socket.
+    Reconnecting,
     /// The caller hung up; the carrier waits for the bot's last answer.
     Closing { deadline: Duration },
     /// Nothing more happens.
@@ -231,6 +248,11 @@ impl<C: Carrier> Call<C> {
         let turn = self.human.tick(now, &self.s.ear, &mut self.s.rec);
         if let Some(reason) = turn.hang_up {
             self.hang_up(reason);
+        } else if let Some(gap) = turn.reconnect {
+            self.s.rec.event(now, CallerEvent::SocketDropped);
+            self.carrier.socket_dropped(&mut self.s);
+            self.s.out.push(Outgoing::Drop);
+            self.phase = Phase::Away { back_at: now + gap };
         } else {
             if let Some(digit) = turn.dtmf {
                 self.carrier.dtmf(&mut self.s, digit);
@@ -270,19 +292,50 @@ impl<C: Carrier> Call<C> {
         if let Some(reason) = &lost {
             self.s.rec.event(now, CallerEvent::ConnectionLost { reason: reason.clone() });
         }
-        if matches!(self.phase, Phase::Live) {
-            let reason = lost
-                .map_or_else(|| "closed the socket".to_owned(), |_| "connection lost".to_owned());
-            self.bot_hung_up(reason);
+        match self.phase {
+            Phase::Live => {
+                let reason = lost.map_or_else(
+                    || "closed the socket".to_owned(),
+                    |_| "connection lost".to_owned(),
+                );
+                self.bot_hung_up(reason);
+            }
+            Phase::Reconnecting => {
+                let reason = lost.unwrap_or_default();
+                self.s.rec.failure(now, format!("the bot could not be reached again: {reason}"));
+            }
+            _ => {}
         }
         self.phase = Phase::Over;
     }
 
     /// Time passed: marks due, utterance ends, answer timeouts, the call
-    /// timeout.
+    /// timeout, the end of a dropped line's gap.
     pub(super) fn poll(&mut self, now: Duration, instant: Instant) {
         self.at(now, instant);
+        if let Phase::Away { back_at } = self.phase
+            && now >= back_at
+        {
+            self.phase = Phase::Reconnecting;
+        }
         self.carrier.poll(&mut self.s);
+        self.settle();
+    }
+
+    /// Whether the IO should open a new socket now.
+    pub(super) fn wants_socket(&self) -> bool {
+        self.phase == Phase::Reconnecting
+    }
+
+    /// The new socket is open: the carrier resumes the call on it.
+    pub(super) fn reopened(&mut self, now: Duration, instant: Instant) {
+        self.at(now, instant);
+        if self.phase != Phase::Reconnecting {
+            return;
+        }
+        self.phase = Phase::Live;
+        self.s.rec.event(now, CallerEvent::ResumeSent);
+        self.carrier.reopened(&mut self.s);
         self.settle();
     }
 
@@ -293,7 +346,8 @@ impl<C: Carrier> Call<C> {
         match self.phase {
             Phase::Live => next = Some(next.map_or(self.timeout, |n| n.min(self.timeout))),
             Phase::Closing { deadline } => next = Some(next.map_or(deadline, |n| n.min(deadline))),
-            Phase::Connecting | Phase::Over => {}
+            Phase::Away { back_at } => next = Some(next.map_or(back_at, |n| n.min(back_at))),
+            Phase::Connecting | Phase::Reconnecting | Phase::Over => {}
         }
         next
     }
@@ -393,6 +447,10 @@ impl<C: Carrier> Call<C> {
             }
             Phase::Closing { deadline } if !self.carrier.closing() || now >= deadline => {
                 self.close();
+            }
+            Phase::Away { .. } | Phase::Reconnecting if now >= self.timeout => {
+                self.s.rec.failure(now, format!("the call timed out after {:?}", self.timeout));
+                self.phase = Phase::Over;
             }
             _ => {}
         }

@@ -87,6 +87,16 @@ pub enum Step {
         /// The longest wait, in milliseconds.
         max_ms: u64,
     },
+    /// Once the agent's current audio has been playing for
+    /// `after_agent_ms`, the line to the bot drops (the socket closes
+    /// without a goodbye) and the carrier reconnects `gap_ms` later and
+    /// resumes the call on a new socket. AudioCodes only (`session.resume`).
+    Reconnect {
+        /// Agent audio heard before the socket drops.
+        after_agent_ms: u64,
+        /// How long the carrier stays away.
+        gap_ms: u64,
+    },
     /// Hang up. A script without one hangs up after its last step.
     HangUp,
 }
@@ -104,6 +114,9 @@ impl fmt::Display for Step {
             }
             Step::Dtmf(digit) => write!(f, "dtmf:{digit}"),
             Step::SilentUntilHangup { max_ms } => write!(f, "silent-until-hangup:{max_ms}"),
+            Step::Reconnect { after_agent_ms, gap_ms } => {
+                write!(f, "reconnect:{after_agent_ms}:{gap_ms}")
+            }
             Step::HangUp => f.write_str("hangup"),
         }
     }
@@ -113,8 +126,8 @@ impl FromStr for Step {
     type Err = String;
 
     /// Reads `speak:MS`, `hold-on:MS`, `silence:MS`, `wait:MAX_MS`,
-    /// `barge:AFTER_MS:SPEAK_MS`, `dtmf:KEY`, `silent-until-hangup:MAX_MS`
-    /// or `hangup`.
+    /// `barge:AFTER_MS:SPEAK_MS`, `dtmf:KEY`, `silent-until-hangup:MAX_MS`,
+    /// `reconnect:AFTER_MS:GAP_MS` or `hangup`.
     fn from_str(text: &str) -> Result<Step, String> {
         let mut parts = text.trim().split(':');
         let name = parts.next().unwrap_or_default();
@@ -162,6 +175,10 @@ impl FromStr for Step {
             "silent-until-hangup" => {
                 arity(1)?;
                 Step::SilentUntilHangup { max_ms: number(0)? }
+            }
+            "reconnect" => {
+                arity(2)?;
+                Step::Reconnect { after_agent_ms: number(0)?, gap_ms: number(1)? }
             }
             "hangup" => {
                 arity(0)?;
@@ -375,6 +392,12 @@ impl CallerConfig {
                 && !is_dtmf(*digit)
             {
                 return bad(format!("`{digit}` is not a DTMF key"));
+            }
+            if matches!(step, Step::Reconnect { .. }) && self.protocol != Protocol::AudioCodes {
+                return bad(format!(
+                    "`{step}`: only AudioCodes resumes a call on a new socket, not {:?}",
+                    self.protocol
+                ));
             }
         }
         if self.protocol == Protocol::AudioCodes {

@@ -28,15 +28,17 @@ pub(super) struct Turn {
     pub(super) dtmf: Option<char>,
     /// The caller hangs up instead, for this reason.
     pub(super) hang_up: Option<String>,
+    /// The line to the bot drops instead, and comes back after this long.
+    pub(super) reconnect: Option<Duration>,
 }
 
 impl Turn {
     fn voice(voice: Voice) -> Turn {
-        Turn { voice, dtmf: None, hang_up: None }
+        Turn { voice, dtmf: None, hang_up: None, reconnect: None }
     }
 
     fn hang_up(reason: String) -> Turn {
-        Turn { voice: Voice::Silence, dtmf: None, hang_up: Some(reason) }
+        Turn { voice: Voice::Silence, dtmf: None, hang_up: Some(reason), reconnect: None }
     }
 }
 
@@ -46,6 +48,7 @@ enum Doing {
     Silent { frames_left: u64 },
     Waiting { deadline: Duration, utterances_before: u64, heard: bool },
     AwaitingBargeIn { after: Duration, speak_frames: u64 },
+    AwaitingDrop { after: Duration, gap: Duration },
     AwaitingHangUp { deadline: Duration },
     HangingUp { reason: String },
 }
@@ -141,6 +144,15 @@ impl Human {
                         return Turn::voice(Voice::Silence);
                     }
                 }
+                Doing::AwaitingDrop { after, gap } => {
+                    let playing = ear.ahead(now) > Duration::ZERO;
+                    if playing && ear.utterance_elapsed(now).is_some_and(|e| e >= *after) {
+                        let gap = *gap;
+                        self.current = None;
+                        return Turn { reconnect: Some(gap), ..Turn::voice(Voice::Silence) };
+                    }
+                    return Turn::voice(Voice::Silence);
+                }
                 Doing::AwaitingHangUp { deadline } => {
                     if now < *deadline {
                         return Turn::voice(Voice::Silence);
@@ -185,10 +197,13 @@ impl Human {
             }
             Step::Dtmf(digit) => {
                 rec.event(now, CallerEvent::Dtmf { digit });
-                return Err(Turn { voice: Voice::Silence, dtmf: Some(digit), hang_up: None });
+                return Err(Turn { dtmf: Some(digit), ..Turn::voice(Voice::Silence) });
             }
             Step::SilentUntilHangup { max_ms } => {
                 Doing::AwaitingHangUp { deadline: now + ms(max_ms) }
+            }
+            Step::Reconnect { after_agent_ms, gap_ms } => {
+                Doing::AwaitingDrop { after: ms(after_agent_ms), gap: ms(gap_ms) }
             }
             Step::HangUp => {
                 let reason = "hang-up step".to_owned();

@@ -197,7 +197,7 @@ type Validation = (Duration, Result<(), String>);
 async fn drive<C: Carrier>(
     carrier: C,
     human: Human,
-    mut ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<TcpStream>,
     config: &CallerConfig,
     started: Instant,
     validation: Option<Validation>,
@@ -215,6 +215,7 @@ async fn drive<C: Carrier>(
 
     let now = Instant::now();
     call.open(since(now), now.into_std());
+    let mut ws = Some(ws);
     let mut closing = write(&mut ws, &mut call, started).await;
 
     let mut ticker = tokio::time::interval_at(Instant::now(), FRAME);
@@ -225,6 +226,26 @@ async fn drive<C: Carrier>(
 
     let mut armed = far;
     while !call.is_over() {
+        if call.wants_socket() {
+            // The line comes back: a new socket, on which the carrier
+            // resumes the call.
+            let opened = match request(config) {
+                Ok((addr, request)) => {
+                    connect(&addr, request, config.timeout.min(CONNECT_TIMEOUT)).await
+                }
+                Err(error) => Err(error),
+            };
+            let now = Instant::now();
+            match opened {
+                Ok(new) => {
+                    ws = Some(new);
+                    call.reopened(since(now), now.into_std());
+                }
+                Err(error) => call.closed(since(now), now.into_std(), Some(error.to_string())),
+            }
+            closing |= write(&mut ws, &mut call, started).await;
+            continue;
+        }
         let deadline = call.next_deadline().map(|d| started + d);
         // Re-arming a timer costs a trip through the timer wheel; most loop
         // turns (a tick, a media message) leave the deadline where it was.
@@ -233,7 +254,7 @@ async fn drive<C: Carrier>(
             sleep.as_mut().reset(armed);
         }
         tokio::select! {
-            message = ws.next() => {
+            message = next_message(&mut ws) => {
                 let now = Instant::now();
                 let (at, instant) = (since(now), now.into_std());
                 match message {
@@ -256,25 +277,44 @@ async fn drive<C: Carrier>(
     }
     // Whoever ended the call, finish the close handshake (bounded) so the
     // bot sees a clean close rather than a reset.
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        if !closing {
-            let _ = ws.close(None).await;
-        }
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
+    if let Some(mut ws) = ws {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            if !closing {
+                let _ = ws.close(None).await;
+            }
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+    }
     call.finish(since(Instant::now()))
+}
+
+/// The next message on the socket; never, while there is none.
+async fn next_message(
+    ws: &mut Option<WebSocketStream<TcpStream>>,
+) -> Option<Result<Message, WsError>> {
+    match ws {
+        Some(ws) => ws.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes what the call queued, with one flush. Returns whether a close
 /// frame went out. A write that fails or stalls ends the call.
 async fn write<C: Carrier>(
-    ws: &mut WebSocketStream<TcpStream>,
+    socket: &mut Option<WebSocketStream<TcpStream>>,
     call: &mut Call<C>,
     started: Instant,
 ) -> bool {
     let mut closed = false;
     let mut wrote = false;
+    let mut dropped = false;
+    let Some(ws) = socket.as_mut() else {
+        // No socket while the line is down: nothing can be queued but a
+        // close, which has nothing to close.
+        call.outgoing().for_each(drop);
+        return false;
+    };
     let result = tokio::time::timeout(WRITE_TIMEOUT, async {
         for outgoing in call.outgoing() {
             match outgoing {
@@ -286,6 +326,10 @@ async fn write<C: Carrier>(
                     ws.close(None).await?;
                     closed = true;
                 }
+                Outgoing::Drop => {
+                    dropped = true;
+                    break;
+                }
             }
         }
         if wrote && !closed {
@@ -294,6 +338,11 @@ async fn write<C: Carrier>(
         Ok::<(), WsError>(())
     })
     .await;
+    if dropped {
+        // Gone without a close frame, as a broken line leaves it.
+        *socket = None;
+        return false;
+    }
     let failure = match result {
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some(error.to_string()),

@@ -122,6 +122,13 @@ pub enum CallerEvent {
         /// What the socket said.
         reason: String,
     },
+    /// The caller's line to the bot dropped on purpose (a
+    /// [`Step::Reconnect`]); the carrier will resume the call.
+    SocketDropped,
+    /// The carrier reconnected and asked to resume the call.
+    ResumeSent,
+    /// The bot accepted the resume; the call goes on on the new socket.
+    Resumed,
 }
 
 impl fmt::Display for CallerEvent {
@@ -169,6 +176,9 @@ impl fmt::Display for CallerEvent {
             CallerEvent::HungUp { by: Party::Bot, reason } => write!(f, "bot hangs up ({reason})"),
             CallerEvent::TimelineFull => f.write_str("timeline full; later events not listed"),
             CallerEvent::ConnectionLost { reason } => write!(f, "connection lost ({reason})"),
+            CallerEvent::SocketDropped => f.write_str("the line to the bot drops"),
+            CallerEvent::ResumeSent => f.write_str("reconnected; resume sent"),
+            CallerEvent::Resumed => f.write_str("the bot resumed the call"),
         }
     }
 }

@@ -50,6 +50,10 @@ enum Phase {
     Stopping { deadline: Duration },
     /// `session.end` sent, or the call failed.
     Done,
+    /// The socket dropped; a new one comes.
+    Away,
+    /// `session.resume` sent on the new socket.
+    Resuming { deadline: Duration },
 }
 
 /// VAIC's side of one conversation.
@@ -122,10 +126,34 @@ impl AudioCodes {
     }
 
     fn accepted(&self) -> bool {
-        !matches!(self.phase, Phase::Initiating { .. })
+        !matches!(self.phase, Phase::Initiating { .. } | Phase::Resuming { .. })
+    }
+
+    /// The answer to `session.resume`: the conversation goes on in the
+    /// format it had (the official SDK's answer may name none).
+    fn on_resumed(&mut self, s: &mut Shared, format: Option<&str>) {
+        let current = self.format.as_ref().map(|(name, _, _)| name.as_str());
+        if let Some(format) = format
+            && current != Some(format)
+        {
+            let was = current.unwrap_or("none");
+            s.violation(format!(
+                "session.accepted for a resume in `{format}`; the call was in `{was}`"
+            ));
+        }
+        s.rec.event(s.now, CallerEvent::Resumed);
+        s.send(format!(
+            r#"{{"type":"userStream.start","conversationId":{}}}"#,
+            json_str(&self.conversation_id)
+        ));
+        self.phase = Phase::Starting { deadline: s.now + self.options.answer_timeout };
     }
 
     fn on_accepted(&mut self, s: &mut Shared, format: Option<&str>) {
+        if matches!(self.phase, Phase::Resuming { .. }) {
+            self.on_resumed(s, format);
+            return;
+        }
         if !matches!(self.phase, Phase::Initiating { .. }) {
             s.violation("session.accepted without a pending session.initiate".to_owned());
             return;
@@ -454,6 +482,9 @@ impl Carrier for AudioCodes {
                 s.violation(format!("no userStream.stopped within {timeout} ms"));
                 self.send_session_end(s);
             }
+            Phase::Resuming { deadline } if s.now >= deadline => {
+                self.fail(s, format!("no answer to session.resume within {timeout} ms"));
+            }
             _ => {}
         }
     }
@@ -462,12 +493,29 @@ impl Carrier for AudioCodes {
         match self.phase {
             Phase::Initiating { deadline }
             | Phase::Starting { deadline }
-            | Phase::Stopping { deadline } => Some(deadline),
-            Phase::Streaming | Phase::Done => None,
+            | Phase::Stopping { deadline }
+            | Phase::Resuming { deadline } => Some(deadline),
+            Phase::Streaming | Phase::Done | Phase::Away => None,
         }
     }
 
     fn setup_on_first_message(&self) -> bool {
         false
+    }
+
+    fn socket_dropped(&mut self, s: &mut Shared) {
+        // The play stream lived on the old socket; the bot must start a new
+        // one on the new socket. What VAIC had buffered keeps playing.
+        let _ = s;
+        self.play = None;
+        self.phase = Phase::Away;
+    }
+
+    fn reopened(&mut self, s: &mut Shared) {
+        s.send(format!(
+            r#"{{"type":"session.resume","conversationId":{}}}"#,
+            json_str(&self.conversation_id)
+        ));
+        self.phase = Phase::Resuming { deadline: s.now + self.options.answer_timeout };
     }
 }

@@ -295,3 +295,78 @@ fn a_key_press_is_a_dtmf_activity() {
         (Some("event"), Some("dtmf"), Some("3"))
     );
 }
+
+/// A reconnect step: the socket drops while the agent speaks, and the
+/// carrier resumes on a new one after the gap; the bot must accept in the
+/// call's format and start a new play stream.
+#[test]
+fn a_dropped_line_comes_back_with_session_resume() {
+    let script = vec![
+        Step::Reconnect { after_agent_ms: 200, gap_ms: 300 },
+        Step::Silence { ms: 100 },
+        Step::HangUp,
+    ];
+    let mut h = streaming(script, AudioCodesOptions::default());
+    h.bot(30, &json!({"type": "playStream.start", "streamId": "s1", "mediaFormat": "raw/lpcm16"}));
+    h.bot(30, &json!({"type": "playStream.chunk", "streamId": "s1", "audioChunk": pcm(500)}));
+    let mut at = 40;
+    while !h.dropped {
+        assert!(at <= 400, "the line never dropped");
+        h.tick(at);
+        at += 20;
+    }
+    h.new_messages();
+    // Ticks while the line is down send nothing; the gap ends by the clock.
+    h.ticks(at, at + 200);
+    assert!(h.new_messages().is_empty(), "nothing goes out on a dropped line");
+    assert!(!h.wants_socket());
+    h.poll(at + 300);
+    assert!(h.wants_socket());
+    h.reopen(at + 310);
+    assert_eq!(h.new_messages(), [json!({"type": "session.resume", "conversationId": "call-1"})]);
+    // Only the answer to the resume may come first.
+    h.bot(at + 320, &json!({"type": "session.accepted", "mediaFormat": "raw/lpcm16"}));
+    assert_eq!(h.new_messages(), [json!({"type": "userStream.start", "conversationId": "call-1"})]);
+    h.bot(at + 330, &json!({"type": "userStream.started"}));
+    // The old play stream went with the old socket.
+    h.bot(at + 340, &json!({"type": "playStream.chunk", "streamId": "s1", "audioChunk": pcm(20)}));
+    h.bot(
+        at + 350,
+        &json!({"type": "playStream.start", "streamId": "s2", "mediaFormat": "raw/lpcm16"}),
+    );
+    h.ticks(at + 340, at + 600);
+    let report = h.finish(at + 600);
+    assert!(has_violation(&report, "no active play stream"), "{report}");
+    assert_eq!(report.violations.len(), 1, "{report}");
+    let events: Vec<&CallerEvent> = report.timeline.iter().map(|(_, e)| e).collect();
+    for expected in [CallerEvent::SocketDropped, CallerEvent::ResumeSent, CallerEvent::Resumed] {
+        assert!(events.contains(&&expected), "{expected} missing: {report}");
+    }
+}
+
+#[test]
+fn a_resume_answered_in_another_format_or_not_at_all_is_a_violation() {
+    let drop_now = || vec![Step::Reconnect { after_agent_ms: 0, gap_ms: 100 }, Step::HangUp];
+    let start = |h: &mut Harness<AudioCodes>| {
+        h.bot(
+            30,
+            &json!({"type": "playStream.start", "streamId": "s1", "mediaFormat": "raw/lpcm16"}),
+        );
+        h.bot(30, &json!({"type": "playStream.chunk", "streamId": "s1", "audioChunk": pcm(500)}));
+        h.ticks(40, 100);
+        assert!(h.dropped);
+        h.poll(300);
+        h.reopen(300);
+    };
+    let mut h = streaming(drop_now(), AudioCodesOptions::default());
+    start(&mut h);
+    h.bot(310, &json!({"type": "session.accepted", "mediaFormat": "raw/mulaw"}));
+    let report = h.finish(400);
+    assert!(has_violation(&report, "the call was in `raw/lpcm16`"), "{report}");
+
+    let mut h = streaming(drop_now(), AudioCodesOptions::default());
+    start(&mut h);
+    h.poll(300 + AudioCodesOptions::default().answer_timeout.as_millis() as u64);
+    let report = h.finish(10_000);
+    assert!(has_violation(&report, "no answer to session.resume"), "{report}");
+}

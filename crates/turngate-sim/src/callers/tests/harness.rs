@@ -25,6 +25,8 @@ pub(super) struct Harness<C> {
     /// How many of `sent` the test has looked at.
     seen: usize,
     pub(super) closed: bool,
+    /// The caller dropped its socket (a reconnect step).
+    pub(super) dropped: bool,
 }
 
 pub(super) fn ms(ms: u64) -> Duration {
@@ -76,7 +78,14 @@ impl<C: Carrier> Harness<C> {
         let rec = Recorder::new(protocol, carrier.call_ref().to_owned(), true);
         let shared = Shared::new(rec, observer);
         let call = Call::new(carrier, Human::new(script), shared, Duration::from_secs(120));
-        Harness { call, t0: Instant::now(), sent: Vec::new(), seen: 0, closed: false }
+        Harness {
+            call,
+            t0: Instant::now(),
+            sent: Vec::new(),
+            seen: 0,
+            closed: false,
+            dropped: false,
+        }
     }
 
     fn collect(&mut self) {
@@ -87,6 +96,7 @@ impl<C: Carrier> Harness<C> {
                     self.sent.push(value);
                 }
                 Outgoing::Close => self.closed = true,
+                Outgoing::Drop => self.dropped = true,
             }
         }
     }
@@ -131,6 +141,17 @@ impl<C: Carrier> Harness<C> {
 
     pub(super) fn poll(&mut self, at: u64) {
         self.call.poll(ms(at), self.instant(at));
+        self.collect();
+    }
+
+    /// Whether the call waits for a new socket.
+    pub(super) fn wants_socket(&self) -> bool {
+        self.call.wants_socket()
+    }
+
+    /// The new socket opened.
+    pub(super) fn reopen(&mut self, at: u64) {
+        self.call.reopened(ms(at), self.instant(at));
         self.collect();
     }
 
