@@ -27,6 +27,7 @@ mod queue;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod rest;
 mod retry;
+#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod turns;
 mod types;
 

@@ -94,6 +94,8 @@ impl RestConfig {
 pub(crate) enum Method {
     Get,
     Post,
+    /// Only the Assistants provider deletes (trimming a thread).
+    #[cfg_attr(not(feature = "openai-assistants"), allow(dead_code))]
     Delete,
 }
 
