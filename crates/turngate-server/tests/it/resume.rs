@@ -289,3 +289,40 @@ async fn the_carrier_simulator_resumes_mid_answer_and_finds_no_fault() {
     assert_eq!(upstream.violations, 0, "{:?}", upstream.details);
     server.stop().await;
 }
+
+/// VoiceAI Connect may reconnect before this side has seen the old socket
+/// fail (a half-open connection): the resume still reaches the call, the
+/// new socket carries it on, and the old one is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_while_the_old_socket_still_looks_open_moves_the_call() {
+    let server = start(config()).await;
+    let url = server.ws("/audiocodes");
+    let mut first = call_until_answer(&url, "half-open").await;
+    let mut second = Vaic::connect(&url).await;
+    second.send(resume("half-open")).await;
+    assert_eq!(second.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
+    // The old socket is closed by the server once the new one took over.
+    let closed = timeout(Duration::from_secs(5), async {
+        loop {
+            match first.ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the old socket stayed open");
+    second.send(json!({"type": "userStream.start", "conversationId": "half-open"})).await;
+    second.expect("userStream.started").await;
+    second
+        .send(json!({"type": "session.end", "conversationId": "half-open",
+            "reasonCode": "client-disconnected", "reason": "Client Side"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.state.active_calls(), 0);
+    let record = server.state.records.get("half-open").expect("the call's record");
+    let kinds: Vec<&str> = record.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"resumed") && !kinds.contains(&"detached"), "{kinds:?}");
+    assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
+    server.stop().await;
+}
