@@ -74,6 +74,45 @@ async fn wait_ready(worker: &Worker) {
     }
 }
 
+/// What both workers talk to: a real Redis and the upstream simulators.
+struct Peers {
+    redis: TestServer,
+    realtime: turngate_sim::realtime::SimServer,
+    chat: ChatSim,
+    /// Where the workers' logs (and any configuration file) go.
+    dir: PathBuf,
+}
+
+impl Peers {
+    async fn start(name: &str) -> Peers {
+        let redis = TestServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let realtime =
+            turngate_sim::realtime::serve(Default::default(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+        let chat = ChatSim::responses(Default::default()).await.unwrap();
+        let dir = std::env::temp_dir().join(format!("turngate-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Peers { redis, realtime, chat, dir }
+    }
+
+    /// Two workers pointed at the peers, with `extra` variables, ready.
+    async fn two_workers(&self, extra: Vec<(&str, String)>) -> (Worker, Worker) {
+        let mut env = vec![
+            ("TURNGATE_REDIS_URL", self.redis.url()),
+            ("OPENAI_API_KEY", "test-key".to_owned()),
+            ("TURNGATE_REALTIME_URL", self.realtime.url()),
+            ("TURNGATE_OPENAI_BASE_URL", self.chat.base_url()),
+        ];
+        env.extend(extra);
+        let a = spawn_worker("worker-a", &env, &self.dir);
+        let b = spawn_worker("worker-b", &env, &self.dir);
+        wait_ready(&a).await;
+        wait_ready(&b).await;
+        (a, b)
+    }
+}
+
 async fn post_webhook(
     worker: &Worker,
     key: &SigningKey,
@@ -94,16 +133,10 @@ async fn post_webhook(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_on_another_worker_drive_the_call_and_chat_stays_in_order() {
-    let redis = TestServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let realtime =
-        turngate_sim::realtime::serve(Default::default(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-    let chat = ChatSim::responses(Default::default()).await.unwrap();
+    let peers = Peers::start("multi-worker").await;
+    let (realtime, chat) = (&peers.realtime, &peers.chat);
     let key = SigningKey::from_bytes(&[42; 32]);
-    let dir = std::env::temp_dir().join(format!("turngate-multi-worker-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config_path: PathBuf = dir.join("turngate.toml");
+    let config_path: PathBuf = peers.dir.join("turngate.toml");
     std::fs::write(
         &config_path,
         format!(
@@ -111,21 +144,15 @@ async fn webhooks_on_another_worker_drive_the_call_and_chat_stays_in_order() {
         ),
     )
     .unwrap();
-    let env = vec![
-        ("TURNGATE_REDIS_URL", redis.url()),
-        ("OPENAI_API_KEY", "test-key".to_owned()),
-        ("TURNGATE_REALTIME_URL", realtime.url()),
-        ("TURNGATE_OPENAI_BASE_URL", chat.base_url()),
-        (
-            "TURNGATE_TELNYX_PUBLIC_KEY",
-            base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes()),
-        ),
-        ("TURNGATE_CONFIG", config_path.to_string_lossy().into_owned()),
-    ];
-    let a = spawn_worker("worker-a", &env, &dir);
-    let b = spawn_worker("worker-b", &env, &dir);
-    wait_ready(&a).await;
-    wait_ready(&b).await;
+    let (a, b) = peers
+        .two_workers(vec![
+            (
+                "TURNGATE_TELNYX_PUBLIC_KEY",
+                base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes()),
+            ),
+            ("TURNGATE_CONFIG", config_path.to_string_lossy().into_owned()),
+        ])
+        .await;
 
     // The call's media goes to A.
     let call_id = "multi-worker-1";
@@ -235,24 +262,9 @@ async fn an_audiocodes_resume_on_another_worker_reaches_the_call() {
 
     use crate::resume::{Vaic, call_until_answer, resume};
 
-    let redis = TestServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let realtime =
-        turngate_sim::realtime::serve(Default::default(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-    let chat = ChatSim::responses(Default::default()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("turngate-multi-resume-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let env = vec![
-        ("TURNGATE_REDIS_URL", redis.url()),
-        ("OPENAI_API_KEY", "test-key".to_owned()),
-        ("TURNGATE_REALTIME_URL", realtime.url()),
-        ("TURNGATE_OPENAI_BASE_URL", chat.base_url()),
-    ];
-    let a = spawn_worker("worker-a", &env, &dir);
-    let b = spawn_worker("worker-b", &env, &dir);
-    wait_ready(&a).await;
-    wait_ready(&b).await;
+    let peers = Peers::start("multi-resume").await;
+    let realtime = &peers.realtime;
+    let (a, b) = peers.two_workers(Vec::new()).await;
 
     let conversation = "across-workers";
     let first = call_until_answer(&format!("ws://{}/audiocodes", a.base), conversation).await;
