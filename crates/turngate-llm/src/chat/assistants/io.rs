@@ -221,19 +221,40 @@ impl AssistantsBackend {
             }
             let interval = self.config.poll.interval(attempt, random());
             attempt += 1;
-            if Instant::now() + interval >= deadline {
-                return Err(ChatError::Timeout {
-                    provider: PROVIDER,
-                    waiting_for: format!(
-                        "run {} ({}) on thread {thread} to end before adding the message",
-                        run.id,
-                        run.status.as_str()
-                    ),
-                    elapsed: started.elapsed(),
-                });
-            }
-            sleep(interval).await;
-            run = self.get(&format!("/threads/{thread}/runs/{}", run.id), deadline).await?;
+            let waiting_for = "to end before adding the message";
+            run = self.poll_run(thread, &run, interval, deadline, started, waiting_for).await?;
+        }
+    }
+
+    /// Waits `interval` and reads `run` again. When the deadline comes
+    /// first, or passes while the read is in flight, the timeout names the
+    /// run and its last known status (what the caller waited for), never
+    /// the request that happened to be open.
+    async fn poll_run(
+        &self,
+        thread: &str,
+        run: &Run,
+        interval: std::time::Duration,
+        deadline: Instant,
+        started: Instant,
+        waiting_for: &str,
+    ) -> Result<Run, ChatError> {
+        let timed_out = || ChatError::Timeout {
+            provider: PROVIDER,
+            waiting_for: format!(
+                "run {} ({}) on thread {thread} {waiting_for}",
+                run.id,
+                run.status.as_str()
+            ),
+            elapsed: started.elapsed(),
+        };
+        if Instant::now() + interval >= deadline {
+            return Err(timed_out());
+        }
+        sleep(interval).await;
+        match self.get(&format!("/threads/{thread}/runs/{}", run.id), deadline).await {
+            Err(ChatError::Timeout { .. }) => Err(timed_out()),
+            other => other,
         }
     }
 
@@ -427,19 +448,7 @@ impl AssistantsBackend {
             }
             let interval = self.config.poll.interval(attempt, random());
             attempt += 1;
-            if Instant::now() + interval >= deadline {
-                return Err(ChatError::Timeout {
-                    provider: PROVIDER,
-                    waiting_for: format!(
-                        "run {} ({}) on thread {thread} to finish",
-                        run.id,
-                        run.status.as_str()
-                    ),
-                    elapsed: started.elapsed(),
-                });
-            }
-            sleep(interval).await;
-            run = self.get(&format!("/threads/{thread}/runs/{}", run.id), deadline).await?;
+            run = self.poll_run(thread, &run, interval, deadline, started, "to finish").await?;
         }
     }
 
