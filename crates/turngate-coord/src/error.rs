@@ -75,6 +75,12 @@ pub enum Error {
         /// The current owner, if any.
         owner: Option<String>,
     },
+    /// The session already has a live receiver on this worker's inbox.
+    #[error("session {session} is already registered on this inbox")]
+    Registered {
+        /// The session.
+        session: String,
+    },
     /// A lock was not acquired before the caller's deadline.
     #[error("lock {key} not acquired within {waited:?}")]
     LockTimeout {
@@ -132,9 +138,10 @@ impl Error {
         match self {
             Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::Timeout { .. } | Self::LockTimeout { .. } => ErrorKind::Timeout,
-            Self::LeaseHeld { .. } | Self::LeaseLost { .. } | Self::LockLost { .. } => {
-                ErrorKind::Conflict
-            }
+            Self::LeaseHeld { .. }
+            | Self::LeaseLost { .. }
+            | Self::LockLost { .. }
+            | Self::Registered { .. } => ErrorKind::Conflict,
             Self::QueueFull { .. } => ErrorKind::Full,
             Self::Invalid { .. } => ErrorKind::Invalid,
             Self::Closed { .. } => ErrorKind::Closed,

@@ -153,8 +153,8 @@ pub enum AppCommand {
         conn: ConnId,
         /// The message's sequence number in the session's outbox.
         seq: u64,
-        /// The message.
-        text: String,
+        /// The message, shared with the outbox and every other connection.
+        text: std::sync::Arc<str>,
     },
     /// A resuming client asked for messages the outbox no longer holds.
     ReplayGap {

@@ -71,6 +71,16 @@ pub struct SessionConfig {
     pub tool_timeout: Duration,
     /// How many outbound app-client messages are kept for replay.
     pub outbox_capacity: usize,
+    /// How many bytes of them at most (the newest message is always kept).
+    pub outbox_max_bytes: usize,
+    /// How many times faster than real time caller audio may arrive,
+    /// sustained; beyond it (and the burst) the call ends as
+    /// [`EndReason::PolicyViolation`](crate::EndReason::PolicyViolation).
+    pub caller_audio_rate: f64,
+    /// How much caller audio may arrive at once beyond that rate (network
+    /// jitter: a stalled stream flushing what it buffered).
+    #[serde(rename = "caller_audio_burst_ms", with = "millis")]
+    pub caller_audio_burst: Duration,
     /// How long a session outlives its last app client.
     #[serde(rename = "client_grace_ms", with = "millis")]
     pub client_grace: Duration,
@@ -185,6 +195,9 @@ impl Default for SessionConfig {
             external_playback_timeout: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(30),
             outbox_capacity: 256,
+            outbox_max_bytes: 1024 * 1024,
+            caller_audio_rate: 1.5,
+            caller_audio_burst: Duration::from_secs(5),
             client_grace: Duration::from_secs(30),
             end_when_clients_gone: false,
             #[cfg(feature = "planted-bugs")]
@@ -255,6 +268,21 @@ impl SessionConfig {
         }
         if self.outbox_capacity == 0 {
             return Err(ConfigError { key: "outbox_capacity", problem: "must be at least 1" });
+        }
+        if !(self.caller_audio_rate.is_finite() && self.caller_audio_rate >= 1.0) {
+            return Err(ConfigError {
+                key: "caller_audio_rate",
+                problem: "must be a number of at least 1 (real time)",
+            });
+        }
+        if self.caller_audio_burst.is_zero() {
+            return Err(ConfigError {
+                key: "caller_audio_burst_ms",
+                problem: "must be greater than zero",
+            });
+        }
+        if self.outbox_max_bytes == 0 {
+            return Err(ConfigError { key: "outbox_max_bytes", problem: "must be at least 1" });
         }
         if self.dead_air.hold_on_phrases.iter().any(|p| p.trim().is_empty()) {
             return Err(ConfigError {

@@ -37,6 +37,8 @@ pub struct Counters {
     pub late_audio_dropped: u64,
     /// Milliseconds of caller audio dropped before the backend was ready.
     pub caller_audio_dropped_ms: u64,
+    /// Caller audio that arrived faster than the configured rate allows.
+    pub policy_violations: u64,
     /// Playbacks assumed heard because their confirmation never came.
     pub playback_assumed: u64,
     /// Waits that ran out.
@@ -84,6 +86,7 @@ impl Counters {
                 self.caller_audio_dropped_ms +=
                     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             }
+            Event::CallerAudioTooFast { .. } => self.policy_violations += 1,
             Event::PlaybackAssumed => self.playback_assumed += 1,
             Event::TimedOut(_) => self.timeouts += 1,
             Event::Ignored(_) => self.ignored += 1,

@@ -107,6 +107,12 @@ pub enum Event {
         /// How much.
         duration: Duration,
     },
+    /// Caller audio arrived faster than real time beyond the configured
+    /// rate and burst; the session ends as a policy violation.
+    CallerAudioTooFast {
+        /// The chunk that went over.
+        duration: Duration,
+    },
     /// Playback was assumed finished because its confirmation never came.
     PlaybackAssumed,
     /// A dead-air check-in was requested.
@@ -272,6 +278,11 @@ pub enum EndReason {
     BackendNotReady,
     /// The last app client left and did not come back within the grace period.
     ClientsGone,
+    /// The peer broke a limit: caller audio faster than real time (beyond
+    /// the configured rate and burst), or a flood of messages.
+    PolicyViolation,
+    /// The peer stopped reading what was sent to it.
+    PeerNotReading,
 }
 
 impl EndReason {
@@ -284,6 +295,8 @@ impl EndReason {
             EndReason::MaxDuration => "max_duration",
             EndReason::BackendNotReady => "backend_not_ready",
             EndReason::ClientsGone => "clients_gone",
+            EndReason::PolicyViolation => "policy_violation",
+            EndReason::PeerNotReading => "peer_not_reading",
         }
     }
 }

@@ -39,6 +39,14 @@ pub enum Input {
     ExternalPlaybackEnded,
     /// The call is over on the caller's side (hang-up, stream stopped).
     CallEnded,
+    /// The caller's side broke the connection's rules (the transport or the
+    /// server saw it: a flood of messages, a peer that stopped reading):
+    /// the session ends with `reason` and hangs up.
+    PeerFault {
+        /// [`EndReason::PolicyViolation`](crate::EndReason::PolicyViolation)
+        /// or [`EndReason::PeerNotReading`](crate::EndReason::PeerNotReading).
+        reason: crate::EndReason,
+    },
 
     // ---- From the backend -------------------------------------------------
     /// The backend session is configured (`session.updated`): upstream

@@ -28,6 +28,7 @@ mod gate;
 mod ids;
 mod input;
 mod outbox;
+mod pace;
 mod playback;
 mod queue;
 mod session;

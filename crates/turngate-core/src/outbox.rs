@@ -1,6 +1,7 @@
 //! Sequenced delivery to app clients that may reconnect.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ids::ConnId;
@@ -10,11 +11,19 @@ use crate::ids::ConnId;
 /// Every message gets the next sequence number. A client that reconnects
 /// says which number it saw last and gets everything after it; if the
 /// outbox no longer holds some of those, the client is told so explicitly.
+///
+/// The outbox is bounded twice: in messages and in bytes. The oldest
+/// messages go first; the newest is always kept, so a single message over
+/// the byte bound is still delivered to the clients connected now. Messages
+/// are shared (`Arc<str>`): replaying the backlog to a connection copies
+/// pointers, not text.
 #[derive(Debug)]
 pub struct Outbox {
-    held: VecDeque<(u64, String)>,
+    held: VecDeque<(u64, Arc<str>)>,
     next_seq: u64,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 /// The result of asking for the messages after a sequence number.
@@ -24,24 +33,51 @@ pub struct Replay<'a> {
     /// the oldest sequence number still held.
     pub gap_from: Option<u64>,
     /// The messages to send, in order.
-    pub messages: Vec<(u64, &'a str)>,
+    pub messages: Vec<(u64, &'a Arc<str>)>,
 }
 
 impl Outbox {
-    /// An empty outbox keeping at most `capacity` messages.
-    pub fn new(capacity: usize) -> Outbox {
-        Outbox { held: VecDeque::new(), next_seq: 1, capacity: capacity.max(1) }
+    /// An empty outbox keeping at most `capacity` messages and, beyond
+    /// the newest one, at most `max_bytes` of text.
+    pub fn new(capacity: usize, max_bytes: usize) -> Outbox {
+        Outbox {
+            held: VecDeque::new(),
+            next_seq: 1,
+            capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
+        }
     }
 
     /// Adds a message and returns its sequence number.
-    pub fn push(&mut self, text: String) -> u64 {
+    pub fn push(&mut self, text: Arc<str>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if self.held.len() == self.capacity {
-            self.held.pop_front();
-        }
+        self.bytes += text.len();
         self.held.push_back((seq, text));
+        while self.held.len() > 1
+            && (self.held.len() > self.capacity || self.bytes > self.max_bytes)
+        {
+            if let Some((_, evicted)) = self.held.pop_front() {
+                self.bytes -= evicted.len();
+            }
+        }
         seq
+    }
+
+    /// The bytes of text held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The messages held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
     }
 
     /// Everything after `last_seen` (0 for a client that saw nothing).
@@ -52,7 +88,7 @@ impl Outbox {
             .held
             .iter()
             .filter(|(seq, _)| *seq > last_seen)
-            .map(|(seq, text)| (*seq, text.as_str()))
+            .map(|(seq, text)| (*seq, text))
             .collect();
         Replay { gap_from, messages }
     }

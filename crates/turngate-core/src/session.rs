@@ -63,6 +63,7 @@ pub struct Session {
     user_speaking: bool,
     barge_in_at: Option<Instant>,
     dead_air: DeadAir,
+    pace: crate::pace::AudioPace,
 
     outbox: Outbox,
     presence: Presence,
@@ -153,7 +154,7 @@ impl Session {
     /// A new session starting at `now`. A configured greeting waits for the
     /// backend to become ready.
     pub fn new(config: SessionConfig, now: Instant) -> Session {
-        let outbox = Outbox::new(config.outbox_capacity);
+        let outbox = Outbox::new(config.outbox_capacity, config.outbox_max_bytes);
         let ready_deadline = Some(now + config.ready_timeout);
         let mut session = Session {
             now,
@@ -179,6 +180,7 @@ impl Session {
             user_speaking: false,
             barge_in_at: None,
             dead_air: DeadAir::default(),
+            pace: crate::pace::AudioPace::new(config.caller_audio_rate, config.caller_audio_burst),
             outbox,
             presence: Presence::default(),
             counters: Counters::default(),
@@ -328,7 +330,7 @@ impl Session {
     fn apply(&mut self, now: Instant, input: Input) {
         match input {
             Input::Tick => {}
-            Input::CallerAudio(audio) => self.on_caller_audio(audio),
+            Input::CallerAudio(audio) => self.on_caller_audio(now, audio),
             Input::UserSpeechStarted => self.on_speech_started(now),
             Input::UserSpeechStopped => self.on_speech_stopped(now),
             Input::Dtmf { digit } => {
@@ -356,6 +358,7 @@ impl Session {
                 self.speaking_changed(was);
             }
             Input::CallEnded => self.end(now, EndReason::CallerHungUp),
+            Input::PeerFault { reason } => self.end(now, reason),
             Input::BackendReady => self.on_backend_ready(now),
             Input::BackendDisconnected => self.on_backend_lost(now),
             Input::InputCommitted { item_id: _ } => self.on_committed(now),
@@ -420,7 +423,12 @@ impl Session {
 
     // ---- Transport inputs ---------------------------------------------------
 
-    fn on_caller_audio(&mut self, audio: AudioChunk) {
+    fn on_caller_audio(&mut self, now: Instant, audio: AudioChunk) {
+        if !self.pace.admit(now, audio.duration) {
+            self.event(Event::CallerAudioTooFast { duration: audio.duration });
+            self.end(now, EndReason::PolicyViolation);
+            return;
+        }
         if self.ready {
             self.appended_since_commit += audio.duration;
             self.push(Command::Backend(BackendCommand::AppendAudio(audio)));
@@ -1127,8 +1135,11 @@ impl Session {
         self.presence.connect(conn);
         let replay = self.outbox.after(last_seq.unwrap_or(0));
         let gap = replay.gap_from;
-        let messages: Vec<(u64, String)> =
-            replay.messages.into_iter().map(|(seq, text)| (seq, text.to_owned())).collect();
+        let messages: Vec<(u64, std::sync::Arc<str>)> = replay
+            .messages
+            .into_iter()
+            .map(|(seq, text)| (seq, std::sync::Arc::clone(text)))
+            .collect();
         if let Some(oldest_held) = gap {
             self.push(Command::App(AppCommand::ReplayGap { conn, oldest_held }));
         }
@@ -1138,12 +1149,13 @@ impl Session {
     }
 
     fn on_send_to_clients(&mut self, text: String) {
+        let text: std::sync::Arc<str> = text.into();
         let open: Vec<ConnId> = self.presence.open().to_vec();
         for conn in open {
             self.push(Command::App(AppCommand::Deliver {
                 conn,
                 seq: self.outbox.next_seq(),
-                text: text.clone(),
+                text: std::sync::Arc::clone(&text),
             }));
         }
         self.outbox.push(text);

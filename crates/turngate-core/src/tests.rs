@@ -23,6 +23,7 @@
 //! oob [text...]                        app: an out-of-band response
 //! result c1 {json}                     app: a tool's result
 //! hangup | bye | dtmf 5 | tick         app hang-up, caller hang-up, key, tick
+//! fault policy | fault not-reading     the peer broke the connection's rules
 //! connect 1 [last] | disconnect 1      app-client connections
 //! send text...                         app: a message for every client
 //! timeout                              jump to the session's next deadline
@@ -183,6 +184,13 @@ fn parse(line: &str) -> Input {
         }
         "hangup" => Input::HangUp,
         "bye" => Input::CallEnded,
+        "fault" => Input::PeerFault {
+            reason: match words[1] {
+                "policy" => crate::EndReason::PolicyViolation,
+                "not-reading" => crate::EndReason::PeerNotReading,
+                other => panic!("script: unknown fault {other}"),
+            },
+        },
         "dtmf" => Input::Dtmf { digit: words[1].chars().next().unwrap() },
         "tick" => Input::Tick,
         "connect" => Input::ClientConnected {
@@ -292,6 +300,9 @@ fn render_event(event: &Event) -> String {
         }
         Event::CallerAudioDropped { duration } => {
             format!("caller audio dropped ({}ms)", ms(*duration))
+        }
+        Event::CallerAudioTooFast { duration } => {
+            format!("caller audio too fast ({}ms over)", ms(*duration))
         }
         Event::PlaybackAssumed => "playback assumed heard".to_owned(),
         Event::CheckIn { number } => format!("check-in {number}"),

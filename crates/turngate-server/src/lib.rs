@@ -18,11 +18,13 @@ pub mod record;
 pub mod sessions;
 pub mod state;
 
+mod admission;
 mod chat_order;
 mod driver;
+mod http;
 mod recording;
 mod routes;
 mod server;
 
-pub use routes::app;
+pub use routes::{admin_app, app};
 pub use server::{Server, ServerBuilder, ServerError, memory_coordinator};

@@ -25,6 +25,10 @@ struct Cli {
     /// `text` or `json` (overrides `TURNGATE_LOG_FORMAT`).
     #[arg(long, global = true, value_parser = parse_log_format)]
     log_format: Option<LogFormat>,
+    /// Serve unauthenticated doors on a non-loopback address anyway (sets
+    /// `auth.allow_unauthenticated`).
+    #[arg(long, global = true)]
+    insecure: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -53,6 +57,7 @@ fn main() -> std::process::ExitCode {
         listen: cli.listen.clone(),
         redis_url: cli.redis_url.clone(),
         log_format: cli.log_format,
+        insecure: cli.insecure,
     };
     let env = |name: &str| std::env::var(name).ok();
     let config = match Config::load(cli.config.as_deref(), &env, &flags) {

@@ -43,6 +43,20 @@ pub struct Metrics {
     pub queue_wait: Histogram,
     /// A cross-worker signal's time from sender to owner.
     pub signal_latency: Histogram,
+    /// Requests and sockets refused before they reached a call, by reason
+    /// (`unauthorized`, `duplicate_call`, `resume_refused`,
+    /// `pending_upgrades`, `capacity`, …).
+    pub refused: Family,
+    /// TCP connections closed at once because the server had its maximum.
+    pub connections_refused: Counter,
+    /// Telnyx webhooks, by outcome (`routed`, `no_action`, `unknown_event`,
+    /// `unverified`, `malformed`, `unavailable`).
+    pub webhooks: Family,
+    /// Leases a call re-acquired after the coordinator lost or forgot them.
+    pub lease_recoveries: Counter,
+    /// Calls that found another worker holding their lease and went on
+    /// without cross-worker signals.
+    pub leases_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -69,6 +83,11 @@ impl Default for Metrics {
             signal_latency: Histogram::new(&[
                 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
             ]),
+            refused: Family::default(),
+            connections_refused: Counter::default(),
+            webhooks: Family::default(),
+            lease_recoveries: Counter::default(),
+            leases_lost: Counter::default(),
         }
     }
 }
@@ -125,6 +144,28 @@ impl Metrics {
             &mut out,
             "turngate_signal_latency_seconds",
             "Cross-worker signal latency from sender to owner.",
+        );
+        self.refused.render(
+            &mut out,
+            "turngate_refused_total",
+            "Requests and sockets refused before they reached a call.",
+            "reason",
+        );
+        self.connections_refused.render(
+            &mut out,
+            "turngate_connections_refused_total",
+            "Connections closed at once because the server had its maximum.",
+        );
+        self.webhooks.render(&mut out, "turngate_webhooks_total", "Telnyx webhooks.", "outcome");
+        self.lease_recoveries.render(
+            &mut out,
+            "turngate_lease_recoveries_total",
+            "Call leases re-acquired after the coordinator lost them.",
+        );
+        self.leases_lost.render(
+            &mut out,
+            "turngate_leases_lost_total",
+            "Calls that found another worker holding their lease.",
         );
         out
     }

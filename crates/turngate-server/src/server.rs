@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 use turngate_coord::{Coordinator, InboxConfig, MemoryCoordinator, WorkerId};
@@ -15,7 +14,7 @@ use turngate_llm::tool::ToolHandler;
 
 use crate::config::Config;
 use crate::providers::{self, Simulators};
-use crate::state::{AppState, Parts, TransportFactory};
+use crate::state::{AppState, Parts, TransportFactory, TransportRoute};
 
 /// Why a server could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +37,15 @@ pub enum ServerError {
     /// The listener failed.
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The admin listener could not be bound.
+    #[error("binding admin_listen {addr}: {source}")]
+    AdminListen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Assembles a [`Server`]: anything not given is built from the
@@ -50,7 +58,7 @@ pub struct ServerBuilder {
     chat: Option<Arc<dyn ChatBackend>>,
     coordinator: Option<Arc<dyn Coordinator>>,
     tools: Option<(Arc<dyn ToolHandler>, Vec<ToolSpec>)>,
-    transports: BTreeMap<String, TransportFactory>,
+    transports: BTreeMap<String, TransportRoute>,
     worker: Option<WorkerId>,
 }
 
@@ -95,9 +103,26 @@ impl ServerBuilder {
     }
 
     /// Mounts a transport of your own at `GET /{name}` (a WebSocket): the
-    /// factory makes one transport per call leg.
+    /// factory makes one transport per call leg. The route checks no
+    /// credential: the server serves it on loopback only, unless
+    /// `auth.allow_unauthenticated` is set. Prefer
+    /// [`authenticated_transport`](Self::authenticated_transport).
     pub fn transport(mut self, name: &str, factory: TransportFactory) -> ServerBuilder {
-        self.transports.insert(name.trim_matches('/').to_owned(), factory);
+        self.transports
+            .insert(name.trim_matches('/').to_owned(), TransportRoute { factory, token: None });
+        self
+    }
+
+    /// Mounts a transport of your own at `GET /{name}`, whose upgrade must
+    /// carry `Authorization: Bearer <token>`.
+    pub fn authenticated_transport(
+        mut self,
+        name: &str,
+        token: impl Into<String>,
+        factory: TransportFactory,
+    ) -> ServerBuilder {
+        let route = TransportRoute { factory, token: Some(token.into()) };
+        self.transports.insert(name.trim_matches('/').to_owned(), route);
         self
     }
 
@@ -111,6 +136,11 @@ impl ServerBuilder {
     pub async fn build(self) -> Result<Server, ServerError> {
         let config = self.config;
         config.validate()?;
+        // Refuse an exposed open door before anything is started.
+        let open_routes = unauthenticated_routes(&self.transports);
+        let main = config.listen_addr()?;
+        let admin = config.admin_addr()?;
+        let doors = config.check_exposure(&main, admin.as_ref(), &open_routes)?;
         let coordinator = match self.coordinator {
             Some(coordinator) => coordinator,
             None => providers::coordinator(&config).await?,
@@ -138,7 +168,7 @@ impl ServerBuilder {
             };
             Arc::new(ConversationQueue::new(backend, queue))
         });
-        warn_about_open_doors(&config);
+        warn_about_open_doors(&config, &doors);
         let state = Arc::new(AppState::new(Parts {
             config,
             coordinator,
@@ -177,8 +207,28 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let state = Arc::clone(&self.state);
+        // The addresses actually listened on decide, whatever the
+        // configuration said: a caller may bind its own listener.
+        let main = listener.local_addr()?;
+        let admin_listener = match state.config.admin_addr()? {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::AdminListen { addr, source })?,
+            ),
+            None => None,
+        };
+        let admin = match &admin_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
+        state.config.check_exposure(
+            &main,
+            admin.as_ref(),
+            &unauthenticated_routes(&state.transports),
+        )?;
         let app = crate::routes::app(Arc::clone(&state));
-        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
         let drain_state = Arc::clone(&state);
         let drain = async move {
             shutdown.await;
@@ -199,23 +249,33 @@ impl Server {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-            let _ = stopped_tx.send(());
+            let _ = stopped_tx.send(true);
         };
         tokio::spawn(drain);
-        // Media messages are small and latency-bound: without TCP_NODELAY a
-        // message written while an earlier one is unacknowledged waits for
-        // the peer's (delayed) ACK, which measured up to 20 ms on the first
-        // audio after a speech event.
         let advertising = advertised_url(&state.config, &listener)
             .map(|url| tokio::spawn(crate::driver::advertise(Arc::clone(&state), url)));
-        let listener = listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
+        let limits = crate::http::HttpLimits {
+            max_connections: state.config.limits.max_connections,
+            header_read_timeout: state.config.limits.header_read_timeout,
+        };
+        let admin_task = admin_listener.map(|listener| {
+            info!(addr = ?admin, "operator routes on their own listener");
+            let app = crate::routes::admin_app(Arc::clone(&state));
+            let metrics = Arc::clone(&state.metrics);
+            let stopped = stopped_rx.clone();
+            tokio::spawn(crate::http::serve(listener, app, limits, metrics, stopped_when(stopped)))
         });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped_rx.await;
-            })
-            .await;
+        let served = crate::http::serve(
+            listener,
+            app,
+            limits,
+            Arc::clone(&state.metrics),
+            stopped_when(stopped_rx),
+        )
+        .await;
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         if let Some(task) = advertising {
             task.abort();
             crate::driver::withdraw(&state).await;
@@ -223,6 +283,20 @@ impl Server {
         served?;
         Ok(())
     }
+}
+
+/// Resolves once the drain says the server has stopped.
+async fn stopped_when(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+/// The routes of transports registered without a token.
+fn unauthenticated_routes(transports: &BTreeMap<String, TransportRoute>) -> Vec<String> {
+    transports
+        .iter()
+        .filter(|(_, route)| route.token.is_none())
+        .map(|(name, _)| format!("/{name}"))
+        .collect()
 }
 
 /// Where other workers reach this one: the configured URL, or the listen
@@ -241,17 +315,14 @@ fn advertised_url(config: &Config, listener: &TcpListener) -> Option<String> {
     Some(format!("http://{addr}"))
 }
 
-fn warn_about_open_doors(config: &Config) {
-    let auth = &config.auth;
-    for (key, value) in [
-        ("auth.twilio_auth_token", &auth.twilio_auth_token),
-        ("auth.telnyx_public_key", &auth.telnyx_public_key),
-        ("auth.audiocodes_token", &auth.audiocodes_token),
-        ("auth.client_token", &auth.client_token),
-    ] {
-        if value.is_empty() {
-            warn!("{key} is not set: requests on that path are not authenticated");
-        }
+fn warn_about_open_doors(config: &Config, doors: &crate::config::OpenDoors) {
+    for door in &doors.0 {
+        warn!(routes = %door.routes, fix = %door.fix, "an unauthenticated door is served");
+    }
+    if config.auth.allow_unauthenticated && !doors.0.is_empty() {
+        warn!(
+            "auth.allow_unauthenticated is set: the doors above are open to whoever can reach them"
+        );
     }
     if config.uses_simulators() {
         warn!(

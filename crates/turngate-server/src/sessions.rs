@@ -8,7 +8,7 @@
 //! channels.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,10 @@ use turngate_core::{AppCommand, Command, ConnId, Input, Session, SessionConfig};
 
 /// Messages queued for one connection before it counts as too slow.
 const CONNECTION_QUEUE: usize = 256;
+/// Bytes of messages queued for one connection before it counts as too
+/// slow. The messages are shared with the outbox, so this bounds what a
+/// slow connection can keep alive after the outbox has let go of it.
+const CONNECTION_BYTES: usize = 2 * 1024 * 1024;
 /// Requests queued for one session's task.
 const SESSION_QUEUE: usize = 256;
 
@@ -27,7 +31,7 @@ const SESSION_QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) enum ToSession {
     /// A connection finished its handshake.
-    Connect { conn: ConnId, last_seq: Option<u64>, sender: mpsc::Sender<String> },
+    Connect { conn: ConnId, last_seq: Option<u64>, sender: ConnectionSender },
     /// A connection closed.
     Disconnect { conn: ConnId },
     /// A message for every client, sequenced and kept for replay.
@@ -53,23 +57,35 @@ pub enum ConfirmOutcome {
 }
 
 /// Every live app session of this worker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     live: Mutex<HashMap<String, mpsc::Sender<ToSession>>>,
     next_conn: AtomicU64,
+    count: Arc<crate::admission::Capped>,
 }
 
 impl Sessions {
-    /// The session's task handle, started if it is not running.
+    /// No sessions yet; at most `max` at once.
+    pub(crate) fn new(max: usize) -> Sessions {
+        Sessions {
+            live: Mutex::default(),
+            next_conn: AtomicU64::new(0),
+            count: Arc::new(crate::admission::Capped::new(max)),
+        }
+    }
+
+    /// The session's task handle, started if it is not running; `None`
+    /// when a new one would be over the limit of live sessions.
     pub(crate) fn open(
         self: &Arc<Self>,
         id: &str,
         config: &SessionConfig,
-    ) -> mpsc::Sender<ToSession> {
+    ) -> Option<mpsc::Sender<ToSession>> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = live.get(id).filter(|s| !s.is_closed()) {
-            return sender.clone();
+            return Some(sender.clone());
         }
+        let counted = self.count.enter()?;
         let (sender, receiver) = mpsc::channel(SESSION_QUEUE);
         live.insert(id.to_owned(), sender.clone());
         let mut config = config.clone();
@@ -79,10 +95,17 @@ impl Sessions {
         let id = id.to_owned();
         tokio::spawn(async move {
             run(config, receiver).await;
-            sessions.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            let mut live = sessions.live.lock().unwrap_or_else(|e| e.into_inner());
+            // Only this task's own entry: a session opened again under the
+            // same id after this one closed its queue may have replaced it.
+            if live.get(&id).is_some_and(mpsc::Sender::is_closed) {
+                live.remove(&id);
+            }
+            drop(live);
+            drop(counted);
             debug!(session = %id, "app session ended");
         });
-        sender
+        Some(sender)
     }
 
     /// The session's task handle, if it is running.
@@ -120,7 +143,7 @@ async fn run(config: SessionConfig, mut inbox: mpsc::Receiver<ToSession>) {
     let mut session = Session::new(config, Instant::now());
     // App sessions have no model connection of their own to wait for.
     let _ = session.handle(Instant::now(), Input::BackendReady);
-    let mut connections: HashMap<ConnId, mpsc::Sender<String>> = HashMap::new();
+    let mut connections: HashMap<ConnId, ConnectionSender> = HashMap::new();
     let mut confirms: HashMap<u64, Pending> = HashMap::new();
     let mut next_confirm = 0u64;
     loop {
@@ -184,18 +207,10 @@ async fn run(config: SessionConfig, mut inbox: mpsc::Receiver<ToSession>) {
             for command in session.handle(now, input) {
                 match command {
                     Command::App(AppCommand::Deliver { conn, seq, text }) => {
-                        deliver(
-                            &mut connections,
-                            conn,
-                            &format!("{{\"seq\":{seq},\"message\":{text}}}"),
-                        );
+                        deliver(&mut connections, conn, Outgoing::Sequenced { seq, text });
                     }
                     Command::App(AppCommand::ReplayGap { conn, oldest_held }) => {
-                        deliver(
-                            &mut connections,
-                            conn,
-                            &format!("{{\"type\":\"gap\",\"oldest_held\":{oldest_held}}}"),
-                        );
+                        deliver(&mut connections, conn, Outgoing::Gap { oldest_held });
                     }
                     Command::App(AppCommand::SessionEnded { .. }) => {
                         for (_, pending) in confirms.drain() {
@@ -215,17 +230,88 @@ fn confirm_closed(id: u64, outcome: ConfirmOutcome) -> String {
     serde_json::json!({"type": "confirm_closed", "id": id, "outcome": outcome}).to_string()
 }
 
+/// What a connection sends its client: a message of the session's outbox
+/// (shared, not copied) or the notice of a gap in the replay.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// `{"seq":n,"message":…}`.
+    Sequenced { seq: u64, text: Arc<str> },
+    /// `{"type":"gap","oldest_held":n}`.
+    Gap { oldest_held: u64 },
+}
+
+impl Outgoing {
+    /// The frame's text.
+    pub(crate) fn render(&self) -> String {
+        match self {
+            Outgoing::Sequenced { seq, text } => format!("{{\"seq\":{seq},\"message\":{text}}}"),
+            Outgoing::Gap { oldest_held } => {
+                format!("{{\"type\":\"gap\",\"oldest_held\":{oldest_held}}}")
+            }
+        }
+    }
+
+    fn weight(&self) -> usize {
+        match self {
+            Outgoing::Sequenced { text, .. } => text.len() + 32,
+            Outgoing::Gap { .. } => 48,
+        }
+    }
+}
+
+/// The session's end of one connection's queue, bounded in messages and
+/// in bytes.
+#[derive(Debug)]
+pub(crate) struct ConnectionSender {
+    sender: mpsc::Sender<Outgoing>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// The connection's end of its queue.
+#[derive(Debug)]
+pub(crate) struct ConnectionReceiver {
+    receiver: mpsc::Receiver<Outgoing>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl ConnectionSender {
+    /// Queues `message`; false when the connection is too far behind (or gone).
+    fn offer(&self, message: Outgoing) -> bool {
+        let weight = message.weight();
+        if self.bytes.load(Ordering::Acquire) + weight > CONNECTION_BYTES {
+            return false;
+        }
+        self.bytes.fetch_add(weight, Ordering::AcqRel);
+        if self.sender.try_send(message).is_err() {
+            self.bytes.fetch_sub(weight, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+}
+
+impl ConnectionReceiver {
+    /// The next message; `None` once the session dropped this connection.
+    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
+        let message = self.receiver.recv().await?;
+        self.bytes.fetch_sub(message.weight(), Ordering::AcqRel);
+        Some(message)
+    }
+}
+
 /// Queues a message for one connection; a connection too slow to drain its
 /// queue is dropped (it reconnects and replays what it missed).
-fn deliver(connections: &mut HashMap<ConnId, mpsc::Sender<String>>, conn: ConnId, text: &str) {
+fn deliver(connections: &mut HashMap<ConnId, ConnectionSender>, conn: ConnId, message: Outgoing) {
     let Some(sender) = connections.get(&conn) else { return };
-    if sender.try_send(text.to_owned()).is_err() {
+    if !sender.offer(message) {
         debug!(%conn, "client too slow; dropping its connection");
         connections.remove(&conn);
     }
 }
 
-/// The capacity of one connection's outgoing queue.
-pub(crate) fn connection_queue() -> (mpsc::Sender<String>, mpsc::Receiver<String>) {
-    mpsc::channel(CONNECTION_QUEUE)
+/// One connection's outgoing queue.
+pub(crate) fn connection_queue() -> (ConnectionSender, ConnectionReceiver) {
+    let (sender, receiver) = mpsc::channel(CONNECTION_QUEUE);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    (ConnectionSender { sender, bytes: Arc::clone(&bytes) }, ConnectionReceiver { receiver, bytes })
 }

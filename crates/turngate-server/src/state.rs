@@ -22,6 +22,25 @@ use crate::sessions::Sessions;
 /// Makes the transport for one new call leg.
 pub type TransportFactory = Arc<dyn Fn(Instant) -> Box<dyn Transport> + Send + Sync>;
 
+/// A transport registered through the builder, with the bearer token its
+/// upgrade must carry (none: an open door, which the server refuses to
+/// serve off loopback unless told to).
+#[derive(Clone)]
+pub struct TransportRoute {
+    /// Makes one transport per call leg.
+    pub factory: TransportFactory,
+    /// The bearer token the upgrade must carry, if any.
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for TransportRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportRoute")
+            .field("authenticated", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The server's shared state.
 pub struct AppState {
     /// The validated configuration.
@@ -47,7 +66,7 @@ pub struct AppState {
     /// Live app-client sessions.
     pub sessions: Arc<Sessions>,
     /// Transports registered by name; each is mounted at `GET /{name}`.
-    pub transports: BTreeMap<String, TransportFactory>,
+    pub transports: BTreeMap<String, TransportRoute>,
     /// True when the simulators stand in for the upstream APIs.
     pub simulated: bool,
     /// The in-process simulators, when they serve.
@@ -56,6 +75,15 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Calls on this worker that a new socket may resume.
     pub(crate) resumable: Arc<crate::driver::Resumable>,
+    /// The Telnyx webhook verifier, built once at start from a key the
+    /// configuration already checked.
+    pub(crate) telnyx_verifier: Option<turngate_telephony::telnyx::WebhookVerifier>,
+    /// The calls live on this worker, by session key.
+    pub(crate) live_calls: Arc<crate::admission::LiveCalls>,
+    /// WebSockets per peer address that have not started anything yet.
+    pub(crate) pending_upgrades: Arc<crate::admission::PendingUpgrades>,
+    /// App-client connections open on this worker.
+    pub(crate) client_connections: Arc<crate::admission::Capped>,
     draining: AtomicBool,
     active_calls: AtomicUsize,
     stop: watch::Sender<bool>,
@@ -82,7 +110,7 @@ pub(crate) struct Parts {
     pub(crate) chat: Option<Arc<ConversationQueue<dyn ChatBackend>>>,
     pub(crate) tools: Arc<dyn ToolHandler>,
     pub(crate) tool_specs: Vec<ToolSpec>,
-    pub(crate) transports: BTreeMap<String, TransportFactory>,
+    pub(crate) transports: BTreeMap<String, TransportRoute>,
     pub(crate) simulated: bool,
     pub(crate) simulators: Simulators,
 }
@@ -90,6 +118,20 @@ pub(crate) struct Parts {
 impl AppState {
     pub(crate) fn new(parts: Parts) -> AppState {
         let (stop, _) = watch::channel(false);
+        let limits = &parts.config.limits;
+        let telnyx_verifier = (!parts.config.auth.telnyx_public_key.is_empty())
+            .then(|| {
+                turngate_telephony::telnyx::WebhookVerifier::from_base64(
+                    &parts.config.auth.telnyx_public_key,
+                )
+                .ok()
+            })
+            .flatten();
+        let pending_upgrades =
+            Arc::new(crate::admission::PendingUpgrades::new(limits.max_pending_upgrades_per_ip));
+        let client_connections =
+            Arc::new(crate::admission::Capped::new(limits.max_client_connections));
+        let max_sessions = limits.max_sessions;
         AppState {
             config: parts.config,
             metrics: Arc::new(Metrics::default()),
@@ -101,12 +143,16 @@ impl AppState {
             tools: parts.tools,
             tool_specs: parts.tool_specs,
             records: Records::new(256),
-            sessions: Arc::new(Sessions::default()),
+            sessions: Arc::new(Sessions::new(max_sessions)),
             transports: parts.transports,
             simulated: parts.simulated,
             simulators: parts.simulators,
             http: http_client(),
             resumable: Arc::default(),
+            telnyx_verifier,
+            live_calls: Arc::default(),
+            pending_upgrades,
+            client_connections,
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
             stop,
@@ -161,6 +207,7 @@ impl AppState {
         let before = self.active_calls.fetch_add(1, Ordering::SeqCst);
         if before >= self.config.limits.max_calls {
             self.active_calls.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.refused.inc("capacity");
             return None;
         }
         self.metrics.active_calls.add(1);

@@ -36,7 +36,8 @@ pub(super) enum Control {
         session: SessionId,
         tx: mpsc::Sender<Delivered>,
         progress: Arc<Progress>,
-        done: oneshot::Sender<()>,
+        /// Answered `false` when a live receiver already holds the session.
+        done: oneshot::Sender<bool>,
     },
 }
 
@@ -135,9 +136,17 @@ impl Dispatcher {
 
     fn apply(&mut self, control: Control) {
         let Control::Register { session, tx, progress, done } = control;
-        // A new receiver resumes after whatever its predecessor read, so
-        // signals the predecessor fetched but never returned are fetched
-        // again, and none it returned is handed out twice.
+        // A session has one receiver: a second registration while the first
+        // is alive is refused, so a newcomer can never take a live
+        // session's signals away from it.
+        if self.slots.get(&session).is_some_and(|old| !old.tx.is_closed()) {
+            let _ = done.send(false);
+            return;
+        }
+        // A new receiver resumes after whatever its predecessor (dropped,
+        // not yet forgotten) read, so signals the predecessor fetched but
+        // never returned are fetched again, and none it returned is handed
+        // out twice.
         let (resume, acked) = if let Some(old) = self.slots.remove(&session) {
             (old.progress.revoke(), old.acked)
         } else if let Some(tomb) = self.tombstones.remove(&session) {
@@ -164,7 +173,7 @@ impl Dispatcher {
         self.dirty.insert(session);
         // The caller may have given up waiting; the registration stands
         // regardless, and its receiver is dropped with the caller.
-        let _ = done.send(());
+        let _ = done.send(true);
     }
 
     fn apply_wakes(&mut self) {

@@ -132,15 +132,19 @@ impl Inbox {
     /// stored before this call (for example while no worker owned the
     /// session) are delivered first.
     ///
-    /// Registering a session again replaces the earlier receiver: the old
-    /// one ends, and signals it had fetched but not yet returned are
-    /// delivered to the new one.
+    /// A session has one receiver at a time: registering it while an earlier
+    /// receiver is still alive is refused, so a second socket naming a live
+    /// call can never take that call's signals. Once the earlier receiver is
+    /// dropped the session can be registered again; signals it had fetched
+    /// but not returned are delivered to the new one.
     ///
     /// # Errors
     ///
     /// [`Error::Invalid`] if the lease belongs to another worker,
-    /// [`Error::Closed`] if the inbox has stopped, [`Error::Timeout`] if it
-    /// is too busy to accept the registration within a second.
+    /// [`Error::Conflict`] (kind `Conflict`) if a live receiver holds the
+    /// session, [`Error::Closed`] if the inbox has stopped,
+    /// [`Error::Timeout`] if it is too busy to accept the registration
+    /// within a second.
     pub async fn register(&self, lease: &Lease) -> Result<SessionSignals> {
         if lease.worker() != &self.worker {
             return Err(Error::invalid(
@@ -165,7 +169,10 @@ impl Inbox {
             registered.await.ok()
         };
         match tokio::time::timeout(REGISTER_TIMEOUT, apply).await {
-            Ok(Some(())) => {}
+            Ok(Some(true)) => {}
+            Ok(Some(false)) => {
+                return Err(Error::Registered { session: session.to_string() });
+            }
             Ok(None) => return Err(Error::Closed { what: "inbox" }),
             Err(_) => {
                 return Err(Error::Timeout { op: "register", after: REGISTER_TIMEOUT });

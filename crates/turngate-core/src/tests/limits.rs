@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use expect_test::expect;
 
-use super::{check_with, config};
+use super::{check, check_with, config};
 
 fn short_call() -> crate::SessionConfig {
     let mut config = config();
@@ -137,6 +137,60 @@ fn without_a_goodbye_the_limit_hangs_up_at_once() {
             commit
               · ignored: SessionOver
             = ended (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
+/// Caller audio is paced in audio time: real-time audio (even after a
+/// burst of jitter) goes through, audio beyond the bucket ends the call.
+#[test]
+fn caller_audio_faster_than_real_time_ends_the_call_as_a_policy_violation() {
+    check(
+        "
+        ready
+        audio 4000
+        +1s audio 1000
+        +1s audio 1500
+        audio 1500
+        audio 20
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            audio 4000
+              backend append 4000ms
+            +1s audio 1000
+              backend append 1000ms
+            +1s audio 1500
+              backend append 1500ms
+            audio 1500
+              backend append 1500ms
+            audio 20
+              · caller audio too fast (20ms over)
+              hang up
+              app ended: policy_violation
+            = ended (policy_violation), gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
+#[test]
+fn a_peer_fault_ends_the_call_with_its_reason() {
+    check(
+        "
+        ready
+        fault not-reading
+        bye
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            fault not-reading
+              hang up
+              app ended: peer_not_reading
+            bye
+              · ignored: SessionOver
+            = ended (peer_not_reading), gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );
 }

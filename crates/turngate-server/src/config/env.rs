@@ -16,6 +16,8 @@ pub struct EnvVar {
 pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_CONFIG", key: "(the configuration file)" },
     EnvVar { name: "TURNGATE_LISTEN", key: "listen" },
+    EnvVar { name: "TURNGATE_ADMIN_LISTEN", key: "admin_listen" },
+    EnvVar { name: "TURNGATE_ENDPOINTS", key: "endpoints" },
     EnvVar { name: "TURNGATE_LOG_FORMAT", key: "log_format" },
     EnvVar { name: "TURNGATE_PUBLIC_URL", key: "public_url" },
     EnvVar { name: "TURNGATE_ADVERTISE_URL", key: "advertise_url" },
@@ -30,6 +32,9 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_AUDIOCODES_TOKEN", key: "auth.audiocodes_token" },
     EnvVar { name: "TURNGATE_TELNYX_API_KEY", key: "telnyx.api_key" },
     EnvVar { name: "TURNGATE_CLIENT_TOKEN", key: "auth.client_token" },
+    EnvVar { name: "TURNGATE_TELNYX_STREAM_TOKEN", key: "auth.telnyx_stream_token" },
+    EnvVar { name: "TURNGATE_ADMIN_TOKEN", key: "auth.admin_token" },
+    EnvVar { name: "TURNGATE_WORKER_TOKEN", key: "auth.worker_token" },
     EnvVar { name: "TURNGATE_RECORDING_DIR", key: "recording_dir" },
 ];
 
@@ -43,6 +48,16 @@ pub(super) fn apply(
         let bad = |problem: String| ConfigError::new(var.name, var.key, problem);
         match var.name {
             "TURNGATE_LISTEN" => config.listen = value,
+            "TURNGATE_ADMIN_LISTEN" => config.admin_listen = value,
+            // A comma-separated list: `twilio,audiocodes`.
+            "TURNGATE_ENDPOINTS" => {
+                config.endpoints = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
             "TURNGATE_LOG_FORMAT" => {
                 config.log_format = match value.as_str() {
                     "text" => LogFormat::Text,
@@ -73,6 +88,9 @@ pub(super) fn apply(
             "TURNGATE_AUDIOCODES_TOKEN" => config.auth.audiocodes_token = value,
             "TURNGATE_TELNYX_API_KEY" => config.telnyx.api_key = value,
             "TURNGATE_CLIENT_TOKEN" => config.auth.client_token = value,
+            "TURNGATE_TELNYX_STREAM_TOKEN" => config.auth.telnyx_stream_token = value,
+            "TURNGATE_ADMIN_TOKEN" => config.auth.admin_token = value,
+            "TURNGATE_WORKER_TOKEN" => config.auth.worker_token = value,
             "TURNGATE_RECORDING_DIR" => config.recording_dir = value,
             _ => {}
         }

@@ -5,6 +5,7 @@
 //! `docs/configuration.md` is generated from [`reference`] and a test keeps
 //! it from drifting.
 
+mod doors;
 mod env;
 mod reference;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use turngate_core::SessionConfig;
 
+pub use doors::{Door, OpenDoors, is_loopback};
 pub use env::{ENV_VARS, EnvVar};
 pub use reference::reference;
 
@@ -28,6 +30,14 @@ pub use reference::reference;
 pub struct Config {
     /// The address to listen on.
     pub listen: String,
+    /// A second address that serves only the operator routes (`/calls`,
+    /// `/metrics`, health); when set, the main listener does not serve
+    /// `/calls` at all.
+    pub admin_listen: String,
+    /// Which public endpoints to serve: any of `twilio`, `telnyx`,
+    /// `audiocodes`, `chat`, `session`. A door that is not served cannot be
+    /// attacked, so deployments list only the carriers they use.
+    pub endpoints: Vec<String>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// The externally reachable base URL of this server (e.g.
@@ -84,6 +94,21 @@ pub struct AuthConfig {
     pub audiocodes_token: String,
     /// The bearer token app clients present on `/session` and `/chat`.
     pub client_token: String,
+    /// The token Telnyx presents in `x-telnyx-streaming-auth-token` on the
+    /// media stream's upgrade (the `stream_auth_token` given when the
+    /// stream was started).
+    pub telnyx_stream_token: String,
+    /// The bearer token operators present on `/calls` and `/calls/{id}`
+    /// (and on `/metrics` when `metrics_require_token` is set).
+    pub admin_token: String,
+    /// Require the admin token on `/metrics` too.
+    pub metrics_require_token: bool,
+    /// The secret workers present to each other when one relays a resumed
+    /// call to the worker holding it; distinct from every carrier token.
+    pub worker_token: String,
+    /// Serve unauthenticated doors on a non-loopback address anyway. Off:
+    /// the server refuses to start and names the keys to set.
+    pub allow_unauthenticated: bool,
 }
 
 /// The upstream model APIs.
@@ -120,7 +145,7 @@ pub enum ChatBackendKind {
 }
 
 /// Cross-worker coordination.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://host:port[/db]`; empty for the in-memory coordinator (one
@@ -128,6 +153,10 @@ pub struct RedisSettings {
     pub url: String,
     /// The prefix of every key, so deployments can share a Redis.
     pub prefix: String,
+    /// How long a call's ownership outlives a worker that stopped renewing
+    /// it (renewed every third of it).
+    #[serde(rename = "lease_ttl_ms", with = "millis")]
+    pub lease_ttl: Duration,
 }
 
 /// Telnyx's Call Control REST API.
@@ -166,6 +195,13 @@ pub struct ChatSettings {
     /// How long one request may wait and run before it gets 504.
     #[serde(rename = "request_timeout_ms", with = "millis")]
     pub request_timeout: Duration,
+    /// Conversations a chat backend remembers locally (their upstream ids)
+    /// before the least recently used is forgotten; the coordinator keeps
+    /// the mapping, so a forgotten one is looked up again.
+    pub max_conversations: usize,
+    /// How long a conversation's local state outlives its last message.
+    #[serde(rename = "conversation_idle_ms", with = "millis")]
+    pub conversation_idle: Duration,
 }
 
 /// Limits on what peers may send.
@@ -189,12 +225,39 @@ pub struct LimitsConfig {
     /// at once.
     #[serde(rename = "resume_window_ms", with = "millis")]
     pub resume_window: Duration,
+    /// A resume for a call whose socket still looks open is refused unless
+    /// that socket has been silent this long (a half-open connection).
+    #[serde(rename = "resume_quiet_ms", with = "millis")]
+    pub resume_quiet: Duration,
+    /// The longest one write to a caller, client or worker socket may
+    /// take; a peer that stops reading is disconnected after it and its
+    /// call ends as `peer_not_reading`.
+    #[serde(rename = "write_timeout_ms", with = "millis")]
+    pub write_timeout: Duration,
+    /// Concurrent TCP connections before new ones are closed at once.
+    pub max_connections: usize,
+    /// WebSocket connections from one IP address that have not started a
+    /// call or session yet.
+    pub max_pending_upgrades_per_ip: usize,
+    /// How long a client may take to send a request's headers; also how
+    /// long an idle keep-alive connection is kept.
+    #[serde(rename = "header_read_timeout_ms", with = "millis")]
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    #[serde(rename = "body_read_timeout_ms", with = "millis")]
+    pub body_read_timeout: Duration,
+    /// App sessions (`/session`) live at once on this worker.
+    pub max_sessions: usize,
+    /// App-client connections open at once on this worker.
+    pub max_client_connections: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
+            admin_listen: String::new(),
+            endpoints: ENDPOINTS.iter().map(|e| (*e).to_owned()).collect(),
             log_format: LogFormat::Text,
             public_url: String::new(),
             advertise_url: String::new(),
@@ -228,22 +291,48 @@ impl Default for OpenAiConfig {
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        ChatSettings { queue_depth: 16, request_timeout: Duration::from_secs(60) }
+        ChatSettings {
+            queue_depth: 16,
+            request_timeout: Duration::from_secs(60),
+            max_conversations: 10_000,
+            conversation_idle: Duration::from_secs(3600),
+        }
     }
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_frame_bytes: 256 * 1024,
+            max_frame_bytes: 128 * 1024,
             max_body_bytes: 1024 * 1024,
             max_messages_per_second: 500,
             max_calls: 10_000,
             handshake_timeout: Duration::from_secs(10),
             resume_window: Duration::from_secs(10),
+            resume_quiet: Duration::from_secs(2),
+            write_timeout: Duration::from_secs(5),
+            max_connections: 20_000,
+            max_pending_upgrades_per_ip: 64,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_sessions: 10_000,
+            max_client_connections: 20_000,
         }
     }
 }
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: String::new(),
+            prefix: String::new(),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Every public endpoint the server can serve, by the name `endpoints` uses.
+pub const ENDPOINTS: &[&str] = &["twilio", "telnyx", "audiocodes", "chat", "session"];
 
 // Secrets never reach a log line, not even through `{:?}`.
 impl fmt::Debug for AuthConfig {
@@ -253,6 +342,11 @@ impl fmt::Debug for AuthConfig {
             .field("telnyx_public_key", &redacted(&self.telnyx_public_key))
             .field("audiocodes_token", &redacted(&self.audiocodes_token))
             .field("client_token", &redacted(&self.client_token))
+            .field("telnyx_stream_token", &redacted(&self.telnyx_stream_token))
+            .field("admin_token", &redacted(&self.admin_token))
+            .field("metrics_require_token", &self.metrics_require_token)
+            .field("worker_token", &redacted(&self.worker_token))
+            .field("allow_unauthenticated", &self.allow_unauthenticated)
             .finish()
     }
 }
@@ -280,7 +374,11 @@ impl fmt::Debug for RedisSettings {
             }
             None => self.url.clone(),
         };
-        f.debug_struct("RedisSettings").field("url", &url).field("prefix", &self.prefix).finish()
+        f.debug_struct("RedisSettings")
+            .field("url", &url)
+            .field("prefix", &self.prefix)
+            .field("lease_ttl", &self.lease_ttl)
+            .finish()
     }
 }
 
@@ -319,6 +417,8 @@ pub struct Overrides {
     pub redis_url: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--insecure`: sets `auth.allow_unauthenticated`.
+    pub insecure: bool,
 }
 
 impl Config {
@@ -344,6 +444,9 @@ impl Config {
         }
         if let Some(format) = flags.log_format {
             config.log_format = format;
+        }
+        if flags.insecure {
+            config.auth.allow_unauthenticated = true;
         }
         config.validate()?;
         Ok(config)
@@ -371,6 +474,25 @@ impl Config {
         })
     }
 
+    /// True when `name` (one of [`ENDPOINTS`]) is served.
+    pub fn serves(&self, name: &str) -> bool {
+        self.endpoints.iter().any(|e| e == name)
+    }
+
+    /// The admin listen address, parsed, when one is configured.
+    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.admin_listen.is_empty() {
+            return Ok(None);
+        }
+        self.admin_listen.parse().map(Some).map_err(|e| {
+            ConfigError::new(
+                "configuration",
+                "admin_listen",
+                format!("`{}` is not an address: {e}", self.admin_listen),
+            )
+        })
+    }
+
     /// The listen address, parsed.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.listen.parse().map_err(|e| {
@@ -391,6 +513,38 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, problem: String| Err(ConfigError::new("configuration", key, problem));
         self.listen_addr()?;
+        self.admin_addr()?;
+        if let Some(unknown) = self.endpoints.iter().find(|e| !ENDPOINTS.contains(&e.as_str())) {
+            return bad(
+                "endpoints",
+                format!("`{unknown}` is not an endpoint (known: {})", ENDPOINTS.join(", ")),
+            );
+        }
+        if !self.auth.telnyx_public_key.is_empty() {
+            check_telnyx_key(&self.auth.telnyx_public_key)
+                .or_else(|p| bad("auth.telnyx_public_key", p))?;
+        }
+        if self.auth.metrics_require_token && self.auth.admin_token.is_empty() {
+            return bad(
+                "auth.metrics_require_token",
+                "needs auth.admin_token: it is the token /metrics then requires".to_owned(),
+            );
+        }
+        if !self.auth.worker_token.is_empty() {
+            let carriers = [
+                &self.auth.twilio_auth_token,
+                &self.auth.audiocodes_token,
+                &self.auth.telnyx_stream_token,
+                &self.auth.client_token,
+                &self.auth.admin_token,
+            ];
+            if carriers.iter().any(|token| **token == self.auth.worker_token) {
+                return bad(
+                    "auth.worker_token",
+                    "must differ from every other token: a peer that knows a carrier's token must not pass as a worker".to_owned(),
+                );
+            }
+        }
         if !self.redis.url.is_empty() {
             check_redis_url(&self.redis.url).or_else(|p| bad("redis.url", p))?;
         }
@@ -406,14 +560,8 @@ impl Config {
         if !self.public_url.is_empty() {
             check_http_url(&self.public_url).or_else(|p| bad("public_url", p))?;
         }
-        if !self.advertise_url.is_empty() && !self.advertise_url.starts_with("http://") {
-            return bad(
-                "advertise_url",
-                format!(
-                    "`{}` is not an http:// URL (workers relay in plain text)",
-                    self.advertise_url
-                ),
-            );
+        if !self.advertise_url.is_empty() {
+            check_http_url(&self.advertise_url).or_else(|p| bad("advertise_url", p))?;
         }
         self.session.validate().map_err(|e| {
             ConfigError::new("configuration", format!("session.{}", e.key), e.problem)
@@ -433,8 +581,37 @@ impl Config {
         if self.limits.handshake_timeout.is_zero() {
             return bad("limits.handshake_timeout_ms", "must be greater than zero".to_owned());
         }
-        if self.limits.max_calls == 0 {
-            return bad("limits.max_calls", "must be at least 1".to_owned());
+        let at_least_one = [
+            ("limits.max_calls", self.limits.max_calls),
+            ("limits.max_connections", self.limits.max_connections),
+            ("limits.max_pending_upgrades_per_ip", self.limits.max_pending_upgrades_per_ip),
+            ("limits.max_sessions", self.limits.max_sessions),
+            ("limits.max_client_connections", self.limits.max_client_connections),
+            ("chat.max_conversations", self.chat.max_conversations),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return bad(key, "must be at least 1".to_owned());
+            }
+        }
+        let positive = [
+            ("limits.write_timeout_ms", self.limits.write_timeout),
+            ("limits.header_read_timeout_ms", self.limits.header_read_timeout),
+            ("limits.body_read_timeout_ms", self.limits.body_read_timeout),
+            ("chat.conversation_idle_ms", self.chat.conversation_idle),
+        ];
+        for (key, value) in positive {
+            if value.is_zero() {
+                return bad(key, "must be greater than zero".to_owned());
+            }
+        }
+        if self.redis.lease_ttl < Duration::from_secs(1)
+            || self.redis.lease_ttl > turngate_coord::MAX_TTL
+        {
+            return bad(
+                "redis.lease_ttl_ms",
+                format!("must be between 1000 and {}", turngate_coord::MAX_TTL.as_millis()),
+            );
         }
         Ok(())
     }
@@ -481,6 +658,13 @@ fn check_redis_url(url: &str) -> Result<(), String> {
         return Err(format!("`{db}` is not a database number"));
     }
     Ok(())
+}
+
+/// A Telnyx account public key: base64 of 32 bytes that make an ed25519 key.
+fn check_telnyx_key(key: &str) -> Result<(), String> {
+    turngate_telephony::telnyx::WebhookVerifier::from_base64(key)
+        .map(|_| ())
+        .map_err(|e| format!("not a usable ed25519 public key: {e}"))
 }
 
 fn check_ws_url(url: &str) -> Result<(), String> {

@@ -7,7 +7,18 @@ use super::{Config, ENV_VARS};
 
 /// Every key with its meaning; a test checks that no key lacks one.
 pub(super) const KEYS: &[(&str, &str)] = &[
-    ("listen", "Address to listen on."),
+    (
+        "listen",
+        "Address to listen on. Off loopback the server refuses to start while a served door is unauthenticated (see `auth.allow_unauthenticated`).",
+    ),
+    (
+        "admin_listen",
+        "A second address serving only the operator routes (`/calls`, `/metrics`, health); when set, the main address does not serve `/calls`. Empty: the operator routes share `listen`.",
+    ),
+    (
+        "endpoints",
+        "Public endpoints served: any of `twilio`, `telnyx`, `audiocodes`, `chat`, `session` (environment: comma-separated). List only what you use: a door not served cannot be attacked.",
+    ),
     ("log_format", "`text` for people, `json` for log collectors."),
     (
         "public_url",
@@ -34,6 +45,26 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     (
         "auth.client_token",
         "Bearer token app clients must present on `/session` and `/chat`; empty: not checked (warned).",
+    ),
+    (
+        "auth.telnyx_stream_token",
+        "Token Telnyx must present in `x-telnyx-streaming-auth-token` on the `/telnyx` upgrade (the `stream_auth_token` of the call's `streaming_start` or dial). Also what makes the server trust a stream enough to hang its call up through Call Control. Empty: not checked (warned).",
+    ),
+    (
+        "auth.admin_token",
+        "Bearer token operators must present on `/calls` and `/calls/{id}` (transcripts, key presses, tool arguments). Empty: not checked (warned).",
+    ),
+    (
+        "auth.metrics_require_token",
+        "Require `auth.admin_token` on `/metrics` too (it reveals counts, never call content).",
+    ),
+    (
+        "auth.worker_token",
+        "Secret workers present to each other (`x-turngate-worker-token`) when one relays a resumed AudioCodes call to the worker holding it; must differ from every carrier token. Empty: relays present the AudioCodes token.",
+    ),
+    (
+        "auth.allow_unauthenticated",
+        "Serve unauthenticated doors on a non-loopback address anyway (also `--insecure`). Off: the server refuses to start and names each key to set.",
     ),
     (
         "openai.api_key",
@@ -67,6 +98,10 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     (
         "redis.prefix",
         "Prefix of every key and channel, so deployments can share one Redis (no braces).",
+    ),
+    (
+        "redis.lease_ttl_ms",
+        "How long a call's ownership outlives a worker that stopped renewing it (renewed every third of it, off the media path).",
     ),
     (
         "session.turn_detection",
@@ -137,6 +172,18 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "How long a tool may run before an error output is returned for it.",
     ),
     ("session.outbox_capacity", "Messages kept per session for app clients that reconnect."),
+    (
+        "session.outbox_max_bytes",
+        "Bytes of those messages kept at most (the newest is always kept).",
+    ),
+    (
+        "session.caller_audio_rate",
+        "How many times faster than real time caller audio may arrive, sustained; beyond it and the burst the call ends as `policy_violation`.",
+    ),
+    (
+        "session.caller_audio_burst_ms",
+        "Caller audio that may arrive at once beyond that rate (a stalled stream flushing its buffer).",
+    ),
     ("session.client_grace_ms", "How long a session outlives its last app client."),
     (
         "session.end_when_clients_gone",
@@ -144,6 +191,14 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     ("chat.queue_depth", "Requests waiting per conversation before new ones get HTTP 429."),
     ("chat.request_timeout_ms", "How long one `/chat` request may wait and run before HTTP 504."),
+    (
+        "chat.max_conversations",
+        "Conversations whose upstream ids a worker keeps in memory; the least recently used beyond it is forgotten (and looked up in the coordinator again when it returns).",
+    ),
+    (
+        "chat.conversation_idle_ms",
+        "How long a conversation's in-memory state outlives its last message.",
+    ),
     ("limits.max_frame_bytes", "Largest WebSocket message accepted."),
     ("limits.max_body_bytes", "Largest HTTP request body accepted."),
     (
@@ -160,6 +215,29 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "How long a call whose socket dropped waits for the peer to reconnect and resume it \
          (AudioCodes `session.resume`); 0 ends it at once.",
     ),
+    (
+        "limits.resume_quiet_ms",
+        "A resume for a call whose socket still looks open is refused unless that socket has sent nothing for this long (it is half-open).",
+    ),
+    (
+        "limits.write_timeout_ms",
+        "Longest one write to a caller, app client or worker socket may take; a peer that stops reading is disconnected and its call ends as `peer_not_reading`.",
+    ),
+    (
+        "limits.max_connections",
+        "Concurrent TCP connections; beyond it new ones are closed at once.",
+    ),
+    (
+        "limits.max_pending_upgrades_per_ip",
+        "WebSocket connections from one IP address that have not yet started a call or session.",
+    ),
+    (
+        "limits.header_read_timeout_ms",
+        "How long a client may take to send a request's headers; also how long an idle keep-alive connection is kept.",
+    ),
+    ("limits.body_read_timeout_ms", "How long a client may take to send a request's body."),
+    ("limits.max_sessions", "App sessions (`/session`) live at once on this worker."),
+    ("limits.max_client_connections", "App-client connections open at once on this worker."),
 ];
 
 /// The Markdown reference of every key, its default and its variable.
@@ -171,7 +249,7 @@ pub fn reference() -> String {
          The server reads, in this order, each overriding the one before:\n\n\
          1. a TOML file (`--config <path>` or `TURNGATE_CONFIG`);\n\
          2. environment variables;\n\
-         3. command-line flags (`--listen`, `--redis-url`, `--log-format`).\n\n\
+         3. command-line flags (`--listen`, `--redis-url`, `--log-format`, `--insecure`).\n\n\
          Unknown keys and invalid values stop the server at start with a message naming the key.\n\
          Durations are whole milliseconds (keys ending in `_ms`).\n\n\
          ## Environment variables\n\n\

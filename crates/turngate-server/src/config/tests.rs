@@ -46,6 +46,7 @@ fn environment_overrides_the_file_and_flags_override_both() {
         listen: Some("127.0.0.1:7002".to_owned()),
         redis_url: Some("redis://10.0.0.1:6379/2".to_owned()),
         log_format: Some(LogFormat::Json),
+        insecure: false,
     };
     let config = load_text(file, &vars, &flags).unwrap();
     assert_eq!(config.listen, "127.0.0.1:7002");
@@ -158,4 +159,104 @@ fn the_configuration_document_is_up_to_date() {
         on_disk == generated,
         "docs/configuration.md is out of date; run `TURNGATE_BLESS=1 cargo test -p turngate-server config`"
     );
+}
+
+fn all_secrets() -> Config {
+    let mut config = Config::default();
+    let auth = &mut config.auth;
+    auth.twilio_auth_token = "twilio".to_owned();
+    auth.telnyx_public_key = base64_key();
+    auth.telnyx_stream_token = "telnyx-stream".to_owned();
+    auth.audiocodes_token = "audiocodes".to_owned();
+    auth.client_token = "client".to_owned();
+    auth.admin_token = "admin".to_owned();
+    auth.worker_token = "worker".to_owned();
+    config.public_url = "https://bridge.example.com".to_owned();
+    config
+}
+
+/// A valid ed25519 public key: the curve's base point, base64.
+fn base64_key() -> String {
+    "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=".to_owned()
+}
+
+#[test]
+fn off_loopback_every_open_door_is_named_and_the_server_refuses() {
+    let public: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    let error = Config::default().check_exposure(&public, None, &[]).unwrap_err().to_string();
+    for key in [
+        "auth.twilio_auth_token",
+        "auth.telnyx_stream_token",
+        "auth.telnyx_public_key",
+        "auth.audiocodes_token",
+        "auth.client_token",
+        "auth.admin_token",
+        "auth.allow_unauthenticated",
+    ] {
+        assert!(error.contains(key), "{key} not named: {error}");
+    }
+    // With every secret set nothing is open.
+    assert_eq!(all_secrets().check_exposure(&public, None, &[]).unwrap().0, vec![]);
+    // A Twilio token without a public URL would trust the Host header.
+    let mut config = all_secrets();
+    config.public_url.clear();
+    let error = config.check_exposure(&public, None, &[]).unwrap_err().to_string();
+    assert!(error.contains("public_url"), "{error}");
+    // A registered transport without authentication is a door too.
+    let error =
+        all_secrets().check_exposure(&public, None, &["/mine".to_owned()]).unwrap_err().to_string();
+    assert!(error.contains("/mine"), "{error}");
+}
+
+#[test]
+fn loopback_warns_and_an_explicit_choice_allows_open_doors() {
+    let local: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let doors = Config::default().check_exposure(&local, None, &[]).unwrap();
+    assert!(!doors.0.is_empty());
+    let public: std::net::SocketAddr = "[::]:8080".parse().unwrap();
+    let flags = Overrides { insecure: true, ..Overrides::default() };
+    let config = Config::load(None, &env(&[]), &flags).unwrap();
+    assert!(config.auth.allow_unauthenticated);
+    assert!(!config.check_exposure(&public, None, &[]).unwrap().0.is_empty());
+}
+
+#[test]
+fn doors_not_served_are_not_open_and_the_admin_door_follows_its_listener() {
+    let public: std::net::SocketAddr = "10.0.0.5:8080".parse().unwrap();
+    let admin: std::net::SocketAddr = "127.0.0.1:9090".parse().unwrap();
+    let vars = [("TURNGATE_ENDPOINTS", "audiocodes"), ("TURNGATE_AUDIOCODES_TOKEN", "ac")];
+    let mut config = Config::load(None, &env(&vars), &Overrides::default()).unwrap();
+    assert_eq!(config.endpoints, vec!["audiocodes".to_owned()]);
+    // Only the admin door is open, and it is on the public address.
+    let error = config.check_exposure(&public, None, &[]).unwrap_err().to_string();
+    assert!(error.contains("/calls") && !error.contains("/twilio"), "{error}");
+    // Served on a loopback admin listener it is not reachable from outside.
+    config.admin_listen = admin.to_string();
+    config.check_exposure(&public, Some(&admin), &[]).unwrap();
+}
+
+#[test]
+fn new_secrets_and_limits_are_checked_at_load() {
+    for (vars, key) in [
+        (vec![("TURNGATE_TELNYX_PUBLIC_KEY", "not-a-key")], "auth.telnyx_public_key"),
+        (vec![("TURNGATE_TELNYX_PUBLIC_KEY", "AAAA")], "auth.telnyx_public_key"),
+        (vec![("TURNGATE_ENDPOINTS", "twilio,sip")], "endpoints"),
+        (vec![("TURNGATE_ADMIN_LISTEN", "nowhere")], "admin_listen"),
+        (
+            vec![("TURNGATE_WORKER_TOKEN", "same"), ("TURNGATE_AUDIOCODES_TOKEN", "same")],
+            "auth.worker_token",
+        ),
+    ] {
+        let error = Config::load(None, &env(&vars), &Overrides::default()).unwrap_err().to_string();
+        assert!(error.contains(key), "{vars:?}: {error}");
+    }
+    let error = load_text("[auth]\nmetrics_require_token = true\n", &[], &Overrides::default())
+        .unwrap_err();
+    assert!(error.contains("auth.metrics_require_token"), "{error}");
+    let error =
+        load_text("[limits]\nwrite_timeout_ms = 0\n", &[], &Overrides::default()).unwrap_err();
+    assert!(error.contains("limits.write_timeout_ms"), "{error}");
+    let vars = [("TURNGATE_TELNYX_PUBLIC_KEY", base64_key())];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Config::load(None, &env(&vars), &Overrides::default()).unwrap();
 }

@@ -9,9 +9,11 @@
 
 mod audio;
 mod hangup;
+mod lease;
 mod relay;
 mod resume;
 mod signals;
+mod socket;
 mod vad;
 
 use std::sync::Arc;
@@ -19,12 +21,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt as _;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tracing::{Instrument, debug, info, info_span, warn};
 use turngate_audio::AudioFormat;
-use turngate_coord::{Lease, SessionId, SessionSignals};
+use turngate_coord::{Delivered, ErrorKind, SessionId, SessionSignals};
 use turngate_core::{
     AppCommand, BackendCommand, Command, EndReason, Event, Input, Role, Session, TransportCommand,
 };
@@ -34,16 +35,19 @@ use turngate_llm::realtime::{
 use turngate_llm::tool::output_text;
 use turngate_telephony::{CallInfo, Decoded, Frame, Notice, OutFrame, ResumeAnswer, Transport};
 
+use crate::admission::{LiveClaim, PendingGuard};
 use crate::record::LiveRecord;
 use crate::state::{AppState, CallSlot};
 
 pub(crate) use audio::Converter;
-pub(crate) use relay::{RELAYED_BY, advertise, withdraw};
+pub(crate) use relay::{RELAYED_BY, WORKER_TOKEN, advertise, withdraw};
 pub(crate) use resume::Resumable;
 pub(crate) use signals::{input_for, session_key, signal_for};
+pub(crate) use socket::send_frames;
 
-/// How long the call's lease lasts without renewal; renewed at a third.
-const LEASE_TTL: Duration = Duration::from_secs(30);
+use lease::{LeaseKeeper, Ownership};
+use socket::{POLICY_VIOLATION, SendError, TRY_AGAIN_LATER};
+
 /// How long the backend may take to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tool results waiting to be fed to the session.
@@ -52,6 +56,9 @@ const TOOL_RESULTS: usize = 16;
 /// seconds at a Play per 100 ms stays far below it; a call that reaches it
 /// ends rather than dropping audio.
 const HELD_COMMANDS: usize = 1024;
+/// How long a socket may go without identifying its call when the
+/// transport sets no deadline of its own.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a call task stopped before its session ended on its own.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +71,22 @@ pub(crate) enum CallError {
     Coordination(#[from] turngate_coord::Error),
     #[error("the backend refused the session: {0}")]
     Backend(String),
-    #[error("the peer sent more than {0} messages in a second")]
-    TooFast(u32),
+}
+
+/// What a route hands a call's task along with the socket.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    /// The call counted against `limits.max_calls`.
+    pub(crate) slot: CallSlot,
+    /// The socket counted among its address's pending upgrades until the
+    /// call starts.
+    pub(crate) pending: PendingGuard,
+    /// Another worker relays this socket.
+    pub(crate) relayed: bool,
+    /// The upgrade carried the door's configured credential. Only such a
+    /// call may be acted on through a provider's API (a Telnyx hang-up):
+    /// an unauthenticated socket could name any call.
+    pub(crate) authenticated: bool,
 }
 
 /// Runs one call from the first frame to the last.
@@ -73,13 +94,12 @@ pub(crate) async fn run_call(
     state: Arc<AppState>,
     socket: WebSocket,
     transport: Box<dyn Transport>,
-    slot: CallSlot,
-    relayed: bool,
+    admission: Admission,
 ) {
     let provider = transport.provider();
     let span = info_span!("call", provider = provider.as_str(), call_id = tracing::field::Empty);
     let outcome =
-        Call::start(state.clone(), socket, transport, slot, relayed).instrument(span.clone()).await;
+        Call::start(state.clone(), socket, transport, admission).instrument(span.clone()).await;
     match outcome {
         Ok(Some(call)) => call.run().instrument(span).await,
         Ok(None) => {}
@@ -96,13 +116,20 @@ struct Call {
     /// The provider's id for the call (what a provider API names it by).
     call_id: String,
     socket: WebSocket,
+    /// False once the socket failed a write or stalled: nothing more is
+    /// written to it.
+    socket_open: bool,
+    /// Set when a write stalled: the call ends as `peer_not_reading`.
+    stalled: bool,
+    /// When the peer last sent anything on the socket.
+    last_heard: Instant,
     transport: Box<dyn Transport>,
     session: Session,
     backend: Box<dyn RealtimeConnection>,
     backend_open: bool,
-    signals: SessionSignals,
-    lease: Lease,
-    renew_at: Instant,
+    /// Signals from other workers; gone if another worker took the lease.
+    signals: Option<SessionSignals>,
+    lease: Option<LeaseKeeper>,
     up: Converter,
     down: Converter,
     record: LiveRecord,
@@ -124,25 +151,51 @@ struct Call {
     /// Transport commands the session issued while detached, carried out
     /// on the new socket.
     held: Vec<TransportCommand>,
+    /// See [`Admission::authenticated`].
+    authenticated: bool,
+    write_timeout: Duration,
+    _claim: LiveClaim,
     _slot: CallSlot,
 }
 
+/// A call refused at its start: the peer is told (in its protocol when it
+/// has a refusal, then with a close frame) and nothing of the live call
+/// the id names is touched.
+async fn refuse(
+    state: &AppState,
+    mut socket: WebSocket,
+    transport: &mut dyn Transport,
+    counted_as: &str,
+    code: u16,
+    reason: &str,
+) {
+    state.metrics.refused.inc(counted_as);
+    info!(reason, "call refused at its start");
+    let limit = state.config.limits.write_timeout;
+    let mut frames = Vec::new();
+    transport.refuse(Instant::now(), reason, &mut frames);
+    if send_frames(&mut socket, &mut frames, limit).await.is_ok() {
+        socket::close(&mut socket, code, reason, limit).await;
+    }
+}
+
 impl Call {
-    /// Reads frames until the call's start, then takes the lease, connects
-    /// the backend and creates the session.
+    /// Reads frames until the call's start; then claims the call's id on
+    /// this worker and in the coordinator (refusing the socket if the call
+    /// is live anywhere), connects the backend and creates the session.
     async fn start(
         state: Arc<AppState>,
         mut socket: WebSocket,
         mut transport: Box<dyn Transport>,
-        slot: CallSlot,
-        relayed: bool,
+        admission: Admission,
     ) -> Result<Option<Call>, CallError> {
+        let Admission { slot, pending, relayed, authenticated } = admission;
+        let write_timeout = state.config.limits.write_timeout;
         let mut decoded = Decoded::default();
         let mut rate = RateWindow::new(state.config.limits.max_messages_per_second);
         let info: CallInfo = loop {
-            let deadline = transport
-                .poll_timeout()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(30));
+            let deadline =
+                transport.poll_timeout().unwrap_or_else(|| Instant::now() + START_TIMEOUT);
             decoded.clear();
             tokio::select! {
                 message = socket.recv() => {
@@ -150,7 +203,11 @@ impl Call {
                     if matches!(message, Incoming::Closed) {
                         return Ok(None);
                     }
-                    rate.count(Instant::now())?;
+                    if !rate.count(Instant::now()) {
+                        let reason = "too many messages before the call started";
+                        refuse(&state, socket, &mut *transport, "flood", POLICY_VIOLATION, reason).await;
+                        return Ok(None);
+                    }
                     if let Err(error) = decode(&mut *transport, &message, &mut decoded) {
                         state.metrics.protocol_errors.inc(transport.provider().as_str());
                         debug!(%error, "bad frame before start");
@@ -158,7 +215,16 @@ impl Call {
                 }
                 () = sleep_until(deadline.into()) => transport.on_timeout(Instant::now(), &mut decoded),
             }
-            send_frames(&mut socket, &mut decoded.replies).await?;
+            // The answer to a start waits until the call is known to be
+            // ours: a refused start must not be accepted first.
+            if let Some(info) = transport.call()
+                && decoded.notices.iter().any(|n| matches!(n, Notice::CallStarted))
+            {
+                break info.clone();
+            }
+            send_frames(&mut socket, &mut decoded.replies, write_timeout)
+                .await
+                .map_err(|e| CallError::Socket(e.to_string()))?;
             for notice in &decoded.notices {
                 match notice {
                     Notice::CallStarted => {}
@@ -185,20 +251,84 @@ impl Call {
                     Notice::Connected | Notice::PeerError { .. } => {}
                 }
             }
-            if let Some(info) = transport.call()
-                && decoded.notices.iter().any(|n| matches!(n, Notice::CallStarted))
-            {
-                break info.clone();
-            }
         };
         tracing::Span::current().record("call_id", info.call_id.as_str());
         let provider = transport.provider();
+        let key = session_key(provider.as_str(), &info.call_id);
+        let busy = "this call is already in progress on another connection";
+        let Some(claim) = state.live_calls.claim(&key) else {
+            refuse(&state, socket, &mut *transport, "duplicate_call", POLICY_VIOLATION, busy).await;
+            return Ok(None);
+        };
+        let Ok(session_id) = SessionId::new(key.clone()) else {
+            let reason = "the call's id is not usable";
+            refuse(&state, socket, &mut *transport, "bad_call_id", POLICY_VIOLATION, reason).await;
+            return Ok(None);
+        };
+        let ttl = state.config.redis.lease_ttl;
+        let lease = match state.coordinator.acquire(&session_id, &state.worker, ttl).await {
+            Ok(lease) => lease,
+            Err(error) if error.kind() == ErrorKind::Conflict => {
+                refuse(&state, socket, &mut *transport, "duplicate_call", POLICY_VIOLATION, busy)
+                    .await;
+                return Ok(None);
+            }
+            Err(error) => {
+                warn!(%error, "the call's lease could not be taken");
+                let reason = "the call cannot be coordinated right now; try again";
+                refuse(&state, socket, &mut *transport, "coordinator", TRY_AGAIN_LATER, reason)
+                    .await;
+                return Ok(None);
+            }
+        };
+        let keeper = LeaseKeeper::spawn(Arc::clone(&state), lease.clone(), ttl);
+        let signals = match state.inbox.register(&lease).await {
+            Ok(signals) => signals,
+            Err(error) => {
+                keeper.release(&state).await;
+                if error.kind() == ErrorKind::Conflict {
+                    refuse(
+                        &state,
+                        socket,
+                        &mut *transport,
+                        "duplicate_call",
+                        POLICY_VIOLATION,
+                        busy,
+                    )
+                    .await;
+                    return Ok(None);
+                }
+                return Err(error.into());
+            }
+        };
+        let resume = if transport.resumable() {
+            match state.resumable.register(session_id.as_str()) {
+                Some(slot) => Some(slot),
+                None => {
+                    keeper.release(&state).await;
+                    refuse(
+                        &state,
+                        socket,
+                        &mut *transport,
+                        "duplicate_call",
+                        POLICY_VIOLATION,
+                        busy,
+                    )
+                    .await;
+                    return Ok(None);
+                }
+            }
+        } else {
+            None
+        };
+        // The call is ours: now the start is answered.
+        if let Err(error) = send_frames(&mut socket, &mut decoded.replies, write_timeout).await {
+            keeper.release(&state).await;
+            return Err(CallError::Socket(error.to_string()));
+        }
+        drop(pending);
         state.metrics.calls.inc(provider.as_str());
-        info!(from = ?info.from, to = ?info.to, "call started");
-
-        let session_id = SessionId::new(session_key(provider.as_str(), &info.call_id))?;
-        let lease = state.coordinator.acquire(&session_id, &state.worker, LEASE_TTL).await?;
-        let signals = state.inbox.register(&lease).await?;
+        info!(from = ?info.from, to = ?info.to, authenticated, "call started");
 
         let caps = transport.capabilities();
         let leg_in = caps.inbound.unwrap_or(AudioFormat::Ulaw);
@@ -207,31 +337,40 @@ impl Call {
         let model_in = if backend_caps.input_formats.contains(&leg_in) { leg_in } else { PCM_24K };
         let model_out =
             if backend_caps.output_formats.contains(&leg_out) { leg_out } else { PCM_24K };
-        let backend = timeout(
+        let connected = timeout(
             CONNECT_TIMEOUT,
             state.realtime.connect(realtime_config(&state, model_in, model_out)),
         )
-        .await
-        .map_err(|_| CallError::Backend("no answer in time".to_owned()))?
-        .map_err(|e| CallError::Backend(e.to_string()))?;
+        .await;
+        let backend = match connected {
+            Ok(Ok(backend)) => backend,
+            Ok(Err(error)) => {
+                keeper.release(&state).await;
+                return Err(CallError::Backend(error.to_string()));
+            }
+            Err(_) => {
+                keeper.release(&state).await;
+                return Err(CallError::Backend("no answer in time".to_owned()));
+            }
+        };
 
         let now = Instant::now();
         let record = state.records.start(&info.call_id, provider.as_str(), now);
         let call_config = state.config.session.clone();
         let recording =
             crate::recording::Recording::start(&state.config.recording_dir, &info.call_id, leg_in);
-        let resume = transport.resumable().then(|| state.resumable.register(session_id.as_str()));
         let mut call = Call {
             call_id: info.call_id.clone(),
             session: Session::new(state.config.session.clone(), now),
-            state,
             socket,
+            socket_open: true,
+            stalled: false,
+            last_heard: now,
             transport,
             backend,
             backend_open: true,
-            signals,
-            lease,
-            renew_at: now + LEASE_TTL / 3,
+            signals: Some(signals),
+            lease: Some(keeper),
             up: Converter::new(leg_in, model_in),
             down: Converter::new(model_out, leg_out),
             record,
@@ -246,7 +385,11 @@ impl Call {
             resume,
             detached_until: None,
             held: Vec::new(),
+            authenticated,
+            write_timeout,
+            _claim: claim,
             _slot: slot,
+            state,
         };
         // Inputs decoded along with the start (early media) are not lost.
         let early: Vec<Input> = call.decoded.inputs.drain(..).collect();
@@ -261,10 +404,20 @@ impl Call {
         // One timer for the whole call, moved only when the earliest
         // deadline moves: registering a fresh one per message cost a trip
         // through the runtime's timer wheel for every frame.
-        let sleep = sleep_until(self.renew_at.into());
+        let sleep = sleep_until((Instant::now() + Duration::from_secs(1)).into());
         tokio::pin!(sleep);
         let mut armed = None;
         let reason = loop {
+            if self.stalled {
+                warn!(
+                    timeout_ms = self.write_timeout.as_millis() as u64,
+                    "the caller's side stopped reading; the call ends"
+                );
+                self.socket_open = false;
+                self.stalled = false;
+                self.feed(Instant::now(), Input::PeerFault { reason: EndReason::PeerNotReading })
+                    .await;
+            }
             if self.session.is_ended() {
                 break None;
             }
@@ -272,16 +425,11 @@ impl Call {
             // pacing and playout estimate resume with it.
             let transport_wake =
                 if self.detached_until.is_some() { None } else { self.transport.poll_timeout() };
-            let wake = [
-                self.session.poll_timeout(),
-                transport_wake,
-                self.detached_until,
-                Some(self.renew_at),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let wake = [self.session.poll_timeout(), transport_wake, self.detached_until]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             if armed != Some(wake) {
                 sleep.as_mut().reset(wake.into());
                 armed = Some(wake);
@@ -321,7 +469,7 @@ impl Call {
                         break Some(error);
                     }
                 }
-                delivered = self.signals.recv() => match delivered {
+                delivered = next_signal(&mut self.signals) => match delivered {
                     Some(delivered) => {
                         self.state.metrics.signal_latency.observe(delivered.latency());
                         match input_for(delivered.signal.kind()) {
@@ -329,8 +477,20 @@ impl Call {
                             None => debug!(kind = delivered.signal.kind(), "signal ignored"),
                         }
                     }
-                    None => break Some(CallError::Socket("the worker's inbox closed".to_owned())),
+                    None => {
+                        warn!("the worker's inbox closed; the call goes on without cross-worker signals");
+                        self.signals = None;
+                    }
                 },
+                ownership = next_ownership(&mut self.lease) => {
+                    if let Ownership::Lost { owner } = ownership {
+                        // Signals for the call now go to the worker that
+                        // holds the lease; this one no longer waits for any.
+                        self.signals = None;
+                        let who = owner.unwrap_or_else(|| "another worker".to_owned());
+                        self.record(Instant::now(), "lease_lost", format!("the lease is held by {who}"));
+                    }
+                }
                 Some(result) = self.tools.1.recv() => self.feed(Instant::now(), result).await,
                 Some(handoff) = resume::next_handoff(&mut self.resume) => {
                     self.on_resume(handoff).await;
@@ -359,7 +519,15 @@ impl Call {
             }
             return Ok(());
         }
-        self.rate.count(now)?;
+        self.last_heard = now;
+        if !self.rate.count(now) {
+            warn!(
+                limit = self.state.config.limits.max_messages_per_second,
+                "the peer floods the socket; the call ends"
+            );
+            self.feed(now, Input::PeerFault { reason: EndReason::PolicyViolation }).await;
+            return Ok(());
+        }
         self.decoded.clear();
         if let Err(error) = decode(&mut *self.transport, &message, &mut self.decoded) {
             self.state.metrics.protocol_errors.inc(self.transport.provider().as_str());
@@ -387,15 +555,6 @@ impl Call {
         }
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
             self.feed(now, Input::Tick).await;
-        }
-        if self.renew_at <= now {
-            self.renew_at = now + LEASE_TTL / 3;
-            match self.state.coordinator.renew(&self.lease, LEASE_TTL).await {
-                Ok(lease) => self.lease = lease,
-                // The call keeps running on this worker; only cross-worker
-                // signals are at risk until the coordinator is back.
-                Err(error) => warn!(%error, "lease renewal failed"),
-            }
         }
         Ok(())
     }
@@ -538,8 +697,24 @@ impl Call {
                     record.ended = Some(reason.as_str().to_owned());
                 }
                 info!(reason = reason.as_str(), "call ended");
-                if reason != EndReason::CallerHungUp {
-                    let _ = self.socket.send(Message::Close(None)).await;
+                if self.socket_open && reason != EndReason::CallerHungUp {
+                    self.socket_open = false;
+                    let limit = self.write_timeout;
+                    match reason {
+                        EndReason::PolicyViolation => {
+                            socket::close(
+                                &mut self.socket,
+                                POLICY_VIOLATION,
+                                reason.as_str(),
+                                limit,
+                            )
+                            .await;
+                        }
+                        // A peer that does not read would not read a close
+                        // either: the socket is dropped.
+                        EndReason::PeerNotReading => {}
+                        _ => socket::close_plain(&mut self.socket, limit).await,
+                    }
                 }
             }
             Command::App(_) => {}
@@ -588,13 +763,32 @@ impl Call {
         }
     }
 
-    /// Sends `frames` (leaving the vector empty for reuse).
+    /// Sends `frames` (leaving the vector empty for reuse). A write that
+    /// stalls marks the call to end as `peer_not_reading`.
     async fn send(&mut self, frames: &mut Vec<OutFrame>) {
         if frames.iter().any(|frame| matches!(frame, OutFrame::HangUpViaApi)) {
-            hangup::telnyx(&self.state, &self.call_id);
+            if self.authenticated {
+                hangup::telnyx(&self.state, &self.call_id);
+            } else {
+                // The socket could have named any call: a hang-up through
+                // the provider's API is only for a stream that proved it
+                // comes from the provider.
+                warn!(
+                    "not hanging up through Call Control: this media stream did not authenticate (set auth.telnyx_stream_token)"
+                );
+            }
         }
-        if let Err(error) = send_frames(&mut self.socket, frames).await {
-            debug!(%error, "send to the caller failed");
+        if !self.socket_open {
+            frames.clear();
+            return;
+        }
+        match send_frames(&mut self.socket, frames, self.write_timeout).await {
+            Ok(()) => {}
+            Err(SendError::Stalled(_)) => {
+                self.socket_open = false;
+                self.stalled = true;
+            }
+            Err(error) => debug!(%error, "send to the caller failed"),
         }
     }
 
@@ -626,13 +820,31 @@ impl Call {
     /// about to be), the transport answers on it, and what was held goes out.
     async fn on_resume(&mut self, handoff: Box<resume::Handoff>) {
         let now = Instant::now();
+        let limit = self.write_timeout;
         if !self.transport.resumable() {
             let reason = format!("conversation {} has ended", self.call_id);
-            resume::reject_resume(handoff, reason).await;
+            self.state.metrics.refused.inc("resume_refused");
+            resume::reject_resume(handoff, reason, limit).await;
+            return;
+        }
+        // A socket that is still talking is not replaced: a resume is for a
+        // connection that is gone, or half-open (silent for a while).
+        let quiet = now.saturating_duration_since(self.last_heard);
+        if self.detached_until.is_none()
+            && self.socket_open
+            && quiet < self.state.config.limits.resume_quiet
+        {
+            self.state.metrics.refused.inc("resume_refused");
+            let reason = format!("conversation {} is active on another connection", self.call_id);
+            resume::reject_resume(handoff, reason, limit).await;
             return;
         }
         let mut old = std::mem::replace(&mut self.socket, handoff.socket);
-        let _ = old.send(Message::Close(None)).await;
+        if self.socket_open {
+            socket::close_plain(&mut old, limit).await;
+        }
+        self.socket_open = true;
+        self.last_heard = now;
         self.detached_until = None;
         self.state.metrics.resumes.inc();
         self.record(now, "resumed", "session.resume on a new socket");
@@ -659,14 +871,16 @@ impl Call {
         if let Some(slot) = self.resume.take() {
             for handoff in slot.close() {
                 let reason = format!("conversation {} has ended", self.call_id);
-                resume::reject_resume(Box::new(handoff), reason).await;
+                resume::reject_resume(Box::new(handoff), reason, self.write_timeout).await;
             }
         }
         self.backend.close().await;
-        if let Err(error) = self.state.coordinator.release(&self.lease).await {
-            warn!(%error, "lease release failed");
+        if let Some(lease) = self.lease.take() {
+            lease.release(&self.state).await;
         }
-        let _ = self.socket.send(Message::Close(None)).await;
+        if self.socket_open {
+            socket::close_plain(&mut self.socket, self.write_timeout).await;
+        }
     }
 }
 
@@ -738,31 +952,20 @@ fn decode(
     transport.on_frame(Instant::now(), frame, out)
 }
 
-/// Sends `frames` in order, draining the vector: every message is fed to
-/// the socket and the burst is flushed once, so a `Play` (audio, then its
-/// mark) costs one write, not one per message.
-async fn send_frames(socket: &mut WebSocket, frames: &mut Vec<OutFrame>) -> Result<(), CallError> {
-    let failed = |e: axum::Error| CallError::Socket(e.to_string());
-    let mut pending = false;
-    for frame in frames.drain(..) {
-        match frame {
-            OutFrame::Text(text) => {
-                socket.feed(Message::Text(text.into())).await.map_err(failed)?;
-                pending = true;
-            }
-            // No provider API client is configured for `HangUpViaApi`:
-            // closing the media socket is the most this server can do.
-            OutFrame::Close | OutFrame::HangUpViaApi => {
-                // Sending the close flushes whatever was fed before it.
-                let _ = socket.send(Message::Close(None)).await;
-                pending = false;
-            }
-        }
+/// The next signal for the call, or never when it takes none.
+async fn next_signal(signals: &mut Option<SessionSignals>) -> Option<Delivered> {
+    match signals {
+        Some(signals) => signals.recv().await,
+        None => std::future::pending().await,
     }
-    if pending {
-        socket.flush().await.map_err(failed)?;
+}
+
+/// The next change of the call's ownership, or never without a lease.
+async fn next_ownership(lease: &mut Option<LeaseKeeper>) -> Ownership {
+    match lease {
+        Some(lease) => lease.changed().await,
+        None => std::future::pending().await,
     }
-    Ok(())
 }
 
 /// Counts messages per second to stop a peer that floods the socket.
@@ -778,15 +981,13 @@ impl RateWindow {
         RateWindow { limit, window_start: Instant::now(), count: 0 }
     }
 
-    fn count(&mut self, now: Instant) -> Result<(), CallError> {
+    /// Counts one message; false once the second's limit is passed.
+    fn count(&mut self, now: Instant) -> bool {
         if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
             self.window_start = now;
             self.count = 0;
         }
-        self.count += 1;
-        if self.count > self.limit {
-            return Err(CallError::TooFast(self.limit));
-        }
-        Ok(())
+        self.count = self.count.saturating_add(1);
+        self.count <= self.limit
     }
 }

@@ -34,6 +34,8 @@ use crate::state::AppState;
 
 /// The header a relaying worker puts on its upgrade: its own id.
 pub(crate) const RELAYED_BY: &str = "x-turngate-relayed-by";
+/// The header carrying the workers' shared secret (`auth.worker_token`).
+pub(crate) const WORKER_TOKEN: &str = "x-turngate-worker-token";
 /// The coordinator scope of the workers' addresses.
 const WORKERS: &str = "workers";
 /// How long an advertised address lives without a refresh.
@@ -90,10 +92,16 @@ pub(crate) async fn connect(
     };
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     let headers = request.headers_mut();
-    let token = &state.config.auth.audiocodes_token;
-    if !token.is_empty() {
-        let bearer =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
+    let auth = &state.config.auth;
+    // Workers prove themselves with their own secret when there is one, so
+    // a carrier's token never opens the relay path; without one the relay
+    // presents what VoiceAI Connect would.
+    if !auth.worker_token.is_empty() {
+        let token = HeaderValue::from_str(&auth.worker_token).map_err(|e| e.to_string())?;
+        headers.insert(WORKER_TOKEN, token);
+    } else if !auth.audiocodes_token.is_empty() {
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", auth.audiocodes_token))
+            .map_err(|e| e.to_string())?;
         headers.insert(tungstenite::http::header::AUTHORIZATION, bearer);
     }
     let me = HeaderValue::from_str(state.worker.as_str()).map_err(|e| e.to_string())?;

@@ -17,13 +17,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use std::time::Instant;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::WebSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use turngate_coord::SessionId;
 use turngate_telephony::{ResumeAnswer, Transport};
 
@@ -49,15 +50,19 @@ pub(crate) struct Resumable {
 
 impl Resumable {
     /// Registers the call `key`; it stays registered until the slot drops.
-    pub(crate) fn register(self: &Arc<Self>, key: &str) -> ResumeSlot {
+    /// `None` if a live call holds the key already: a registration never
+    /// replaces another.
+    pub(crate) fn register(self: &Arc<Self>, key: &str) -> Option<ResumeSlot> {
         // One handoff at a time: a second resume while the first is being
         // taken over is refused rather than queued behind it.
         let (sender, receiver) = mpsc::channel(1);
         let id = self.registrations.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.insert(key.to_owned(), (id, sender));
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        if calls.get(key).is_some_and(|(_, sender)| !sender.is_closed()) {
+            return None;
         }
-        ResumeSlot { key: key.to_owned(), id, registry: Arc::clone(self), receiver }
+        calls.insert(key.to_owned(), (id, sender));
+        Some(ResumeSlot { key: key.to_owned(), id, registry: Arc::clone(self), receiver })
     }
 
     /// Hands `handoff` to the call `key`; gives it back when no call here
@@ -132,6 +137,9 @@ pub(crate) async fn next_handoff(slot: &mut Option<ResumeSlot>) -> Option<Box<Ha
 /// A resume this worker's calls cannot take: relayed to the worker that
 /// holds the call when another one does and can be reached (unless this
 /// socket is itself a relay), refused with `session.error` otherwise.
+///
+/// What the peer is told names no worker and no address: those are for
+/// the log. A peer only learns that the conversation cannot be resumed.
 pub(crate) async fn elsewhere(
     state: &AppState,
     handoff: Handoff,
@@ -139,10 +147,12 @@ pub(crate) async fn elsewhere(
     conversation_id: &str,
     relayed: bool,
 ) {
+    let limit = state.config.limits.write_timeout;
     let owner = match SessionId::new(key) {
         Ok(session) => state.coordinator.owner(&session).await,
         Err(error) => Err(error),
     };
+    let cannot = format!("conversation {conversation_id} cannot be resumed here");
     let reason = match owner {
         Ok(Some(owner)) if owner != state.worker && !relayed => {
             match super::relay::address_of(state, &owner).await {
@@ -152,31 +162,38 @@ pub(crate) async fn elsewhere(
                         super::relay::pipe(state, handoff.socket, upstream).await;
                         return;
                     }
-                    Err(error) => format!(
-                        "conversation {conversation_id} is held by worker {owner}, which could not be reached: {error}"
-                    ),
+                    Err(error) => {
+                        warn!(%owner, %error, "the worker holding the call could not be reached");
+                        cannot
+                    }
                 },
-                None => format!(
-                    "conversation {conversation_id} is held by worker {owner}, which advertises no address"
-                ),
+                None => {
+                    warn!(%owner, "the worker holding the call advertises no address");
+                    cannot
+                }
             }
         }
         Ok(Some(owner)) if owner != state.worker => {
-            format!("conversation {conversation_id} is held by worker {owner}, not this one")
+            debug!(%owner, "a relayed resume for a call this worker does not hold");
+            cannot
         }
-        Ok(_) => format!("conversation {conversation_id} is not known here"),
-        Err(error) => format!("conversation {conversation_id} could not be looked up: {error}"),
+        Ok(_) => format!("conversation {conversation_id} is not known"),
+        Err(error) => {
+            warn!(%error, "the call's owner could not be looked up");
+            cannot
+        }
     };
-    reject_resume(Box::new(handoff), reason).await;
+    state.metrics.refused.inc("resume_refused");
+    reject_resume(Box::new(handoff), reason, limit).await;
 }
 
 /// Answers a resume with `session.error`, which ends the call at the peer.
-pub(crate) async fn reject_resume(mut handoff: Box<Handoff>, reason: String) {
+pub(crate) async fn reject_resume(mut handoff: Box<Handoff>, reason: String, limit: Duration) {
     info!(%reason, "resume refused");
     let mut out = Vec::new();
     handoff.transport.answer_resume(Instant::now(), ResumeAnswer::Reject { reason }, &mut out);
-    if let Err(error) = super::send_frames(&mut handoff.socket, &mut out).await {
+    if let Err(error) = super::send_frames(&mut handoff.socket, &mut out, limit).await {
         debug!(%error, "could not refuse the resume");
     }
-    let _ = handoff.socket.send(Message::Close(None)).await;
+    super::socket::close_plain(&mut handoff.socket, limit).await;
 }

@@ -18,6 +18,8 @@ use crate::state::AppState;
 const UPSTREAM_FLAG: &str = "upstream";
 /// How long a conversation's mapping outlives its last message.
 const UPSTREAM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Attempts at storing a conversation's mapping.
+const SHARE_ATTEMPTS: u32 = 3;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -48,7 +50,8 @@ pub(super) async fn chat(
     body: Result<Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if !bearer_ok(&headers, &state.config.auth.client_token) {
-        return (StatusCode::UNAUTHORIZED, "a valid bearer token is required\n").into_response();
+        state.metrics.refused.inc("unauthorized");
+        return super::util::unauthorized("a valid bearer token");
     }
     let Json(request) = match body {
         Ok(body) => body,
@@ -69,6 +72,14 @@ pub(super) async fn chat(
             "conversation_id and message must not be empty".to_owned(),
         );
     }
+    let Ok(scope) = turngate_coord::SessionId::new(format!("chat:{}", request.conversation_id))
+    else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "conversation_id is not usable (too long, or it contains control characters)"
+                .to_owned(),
+        );
+    };
     let timeout = state.config.chat.request_timeout;
     let started = tokio::time::Instant::now();
     // Across workers, one conversation is served first come, first served,
@@ -102,23 +113,38 @@ pub(super) async fn chat(
     let waited_for_lock = started.elapsed();
     let conversation = ConversationId::new(request.conversation_id.clone());
     // Every worker talks to the same upstream object for a conversation:
-    // the mapping lives in the coordinator, read and written under the turn.
-    let scope = turngate_coord::SessionId::new(format!("chat:{}", request.conversation_id)).ok();
-    if let Some(scope) = &scope
-        && let Ok(Some(upstream)) = state.coordinator.get_flag(scope, UPSTREAM_FLAG).await
-        && let Ok(upstream) = String::from_utf8(upstream)
-    {
-        queue.bind_upstream(&conversation, upstream);
+    // the mapping lives in the coordinator, read and written under the
+    // turn. A mapping that cannot be read fails the request: going on
+    // would start a second upstream conversation and fork the history.
+    match state.coordinator.get_flag(&scope, UPSTREAM_FLAG).await {
+        Ok(Some(upstream)) => match String::from_utf8(upstream) {
+            Ok(upstream) => queue.bind_upstream(&conversation, upstream),
+            Err(_) => {
+                turn.finish().await;
+                state.metrics.chat_requests.inc("error");
+                return problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the conversation's stored upstream id is not text; nothing was sent"
+                        .to_owned(),
+                );
+            }
+        },
+        Ok(None) => {}
+        Err(error) => {
+            turn.finish().await;
+            state.metrics.chat_requests.inc("unavailable");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the conversation's state could not be read ({error}); nothing was sent, retry later"
+                ),
+            );
+        }
     }
     let message = UserMessage::new(request.message.clone()).with_deadline(started + timeout);
     let outcome = queue.send(&conversation, message).await;
-    if let (Some(scope), Some(upstream)) = (&scope, queue.upstream_of(&conversation))
-        && let Err(error) = state
-            .coordinator
-            .set_flag(scope, UPSTREAM_FLAG, upstream.as_bytes(), UPSTREAM_TTL)
-            .await
-    {
-        tracing::warn!(%error, "could not share the conversation's upstream id with other workers");
+    if let Some(upstream) = queue.upstream_of(&conversation) {
+        share_upstream(&state, &scope, &upstream).await;
     }
     turn.finish().await;
     match outcome {
@@ -145,6 +171,33 @@ pub(super) async fn chat(
         Err(error) => {
             state.metrics.chat_requests.inc("error");
             problem(StatusCode::BAD_GATEWAY, error.to_string())
+        }
+    }
+}
+
+/// Stores the conversation's upstream id for the other workers, retrying a
+/// failing coordinator a few times within the request: the message has
+/// been answered by then, so the request itself still succeeds.
+async fn share_upstream(state: &AppState, scope: &turngate_coord::SessionId, upstream: &str) {
+    let mut backoff = Duration::from_millis(50);
+    for attempt in 1..=SHARE_ATTEMPTS {
+        match state
+            .coordinator
+            .set_flag(scope, UPSTREAM_FLAG, upstream.as_bytes(), UPSTREAM_TTL)
+            .await
+        {
+            Ok(()) => return,
+            Err(error) if attempt == SHARE_ATTEMPTS => {
+                state.metrics.chat_requests.inc("unshared");
+                tracing::error!(
+                    %error,
+                    "could not share the conversation's upstream id with other workers; this worker keeps it"
+                );
+            }
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
         }
     }
 }

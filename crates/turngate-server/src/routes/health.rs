@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use turngate_coord::SessionId;
 
@@ -38,8 +38,15 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Prometheus text.
-pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// Prometheus text: counts only, never call content, so open by default;
+/// behind the admin token when `auth.metrics_require_token` is set.
+pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if state.config.auth.metrics_require_token
+        && !super::util::bearer_ok(&headers, &state.config.auth.admin_token)
+    {
+        state.metrics.refused.inc("unauthorized");
+        return super::util::unauthorized("the admin bearer token");
+    }
     if let Some(chat) = &state.chat {
         let stats = chat.stats();
         state.metrics.queue_depth.set("chat", i64::try_from(stats.depth).unwrap_or(i64::MAX));

@@ -28,15 +28,21 @@ use tokio::sync::{mpsc, oneshot};
 use turngate_llm::chat::{ConversationId, UserMessage};
 
 use super::util::{bearer_ok, same_secret};
+use crate::admission::{CappedGuard, PendingGuard};
+use crate::http::PeerAddr;
 use crate::sessions::{ConfirmOutcome, ToSession, connection_queue};
 use crate::state::AppState;
 
 /// The longest a confirmation may wait.
 const MAX_CONFIRM: Duration = Duration::from_secs(300);
+/// How long a chat reply may wait for room in its session's queue; the
+/// session's task drains it in microseconds unless it has ended.
+const REPLY_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `GET /session?id=…[&last_seq=n][&token=…]`.
 pub(super) async fn connect(
     State(state): State<Arc<AppState>>,
+    peer: PeerAddr,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
@@ -46,15 +52,42 @@ pub(super) async fn connect(
     let query_token =
         query.get("token").is_some_and(|t| same_secret(t.as_bytes(), token.as_bytes()));
     if !bearer_ok(&headers, token) && !query_token {
-        return (StatusCode::UNAUTHORIZED, "a valid client token is required\n").into_response();
+        state.metrics.refused.inc("unauthorized");
+        return super::util::unauthorized("a valid client token");
     }
     let Some(id) = query.get("id").filter(|id| valid_id(id)).cloned() else {
         return (StatusCode::BAD_REQUEST, "`id` must be 1-128 characters of [A-Za-z0-9_.:-]\n")
             .into_response();
     };
+    let Some(pending) = state.pending_upgrades.enter(peer.0.map(|a| a.ip())) else {
+        state.metrics.refused.inc("pending_upgrades");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address are still starting\n",
+        )
+            .into_response();
+    };
+    let Some(counted) = state.client_connections.enter() else {
+        state.metrics.refused.inc("client_connections");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many app-client connections on this worker\n",
+        )
+            .into_response();
+    };
     let last_seq = query.get("last_seq").and_then(|s| s.parse::<u64>().ok());
     let max = state.config.limits.max_frame_bytes;
-    ws.max_message_size(max).on_upgrade(move |socket| serve(state, socket, id, last_seq))
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+        serve(state, socket, id, last_seq, Guards { _pending: pending, _counted: counted })
+    })
+}
+
+/// What a connection holds while it lives: its place among the pending
+/// upgrades until it is part of a session, and its place among the
+/// worker's client connections.
+struct Guards {
+    _pending: PendingGuard,
+    _counted: CappedGuard,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -63,9 +96,16 @@ fn valid_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
 }
 
-async fn serve(state: Arc<AppState>, mut socket: WebSocket, id: String, last_seq: Option<u64>) {
+async fn serve(
+    state: Arc<AppState>,
+    mut socket: WebSocket,
+    id: String,
+    last_seq: Option<u64>,
+    guards: Guards,
+) {
+    let write_timeout = state.config.limits.write_timeout;
     let hello = json!({"type": "ready", "session": id}).to_string();
-    if socket.send(Message::Text(hello.into())).await.is_err() {
+    if !send_within(&mut socket, Message::Text(hello.into()), write_timeout).await {
         return;
     }
     // Nothing of the session reaches a connection that has not said it is
@@ -78,21 +118,32 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket, id: String, last_seq
                 ack.get("last_seq").and_then(Value::as_u64).or(last_seq)
             }
             _ => {
-                close_with(&mut socket, "the first message must be {\"type\":\"ack\"}").await;
+                close_with(
+                    &mut socket,
+                    "the first message must be {\"type\":\"ack\"}",
+                    write_timeout,
+                )
+                .await;
                 return;
             }
         },
         Err(_) => {
-            close_with(&mut socket, "no acknowledgement of `ready` in time").await;
+            close_with(&mut socket, "no acknowledgement of `ready` in time", write_timeout).await;
             return;
         }
         _ => return,
     };
+    let Guards { _pending: pending, _counted: counted } = guards;
+    drop(pending);
     let conn = state.sessions.next_conn();
-    let session = state.sessions.open(&id, &state.config.session);
+    let Some(session) = state.sessions.open(&id, &state.config.session) else {
+        state.metrics.refused.inc("sessions");
+        close_with(&mut socket, "too many sessions on this worker", write_timeout).await;
+        return;
+    };
     let (sender, mut outgoing) = connection_queue();
-    if session.send(ToSession::Connect { conn, last_seq, sender }).await.is_err() {
-        close_with(&mut socket, "the session has ended").await;
+    if !queue_within(&session, ToSession::Connect { conn, last_seq, sender }, write_timeout).await {
+        close_with(&mut socket, "the session has ended or is not keeping up", write_timeout).await;
         return;
     }
     loop {
@@ -100,7 +151,7 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket, id: String, last_seq
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = on_client(&state, &session, &id, &text).await
-                        && socket.send(Message::Text(reply.into())).await.is_err()
+                        && !send_within(&mut socket, Message::Text(reply.into()), write_timeout).await
                     {
                         break;
                     }
@@ -108,9 +159,10 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket, id: String, last_seq
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => {}
                 _ => break,
             },
-            text = outgoing.recv() => match text {
-                Some(text) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+            message = outgoing.recv() => match message {
+                Some(message) => {
+                    let text = message.render();
+                    if !send_within(&mut socket, Message::Text(text.into()), write_timeout).await {
                         break;
                     }
                 }
@@ -119,8 +171,24 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket, id: String, last_seq
             },
         }
     }
-    let _ = session.send(ToSession::Disconnect { conn }).await;
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = queue_within(&session, ToSession::Disconnect { conn }, write_timeout).await;
+    let _ = send_within(&mut socket, Message::Close(None), write_timeout).await;
+    drop(counted);
+}
+
+/// Sends one frame, giving up after `limit`: a client that stops reading
+/// loses its connection (it reconnects and replays), never a task.
+async fn send_within(socket: &mut WebSocket, message: Message, limit: Duration) -> bool {
+    matches!(tokio::time::timeout(limit, socket.send(message)).await, Ok(Ok(())))
+}
+
+/// Hands a request to the session's task, waiting at most `limit` for room.
+async fn queue_within(
+    session: &mpsc::Sender<ToSession>,
+    request: ToSession,
+    limit: Duration,
+) -> bool {
+    matches!(tokio::time::timeout(limit, session.send(request)).await, Ok(Ok(())))
 }
 
 /// Handles one client frame; returns an unsequenced answer, if any.
@@ -140,8 +208,15 @@ async fn on_client(
             let approved = message.get("approved").and_then(Value::as_bool);
             match (confirm, approved) {
                 (Some(confirm), Some(approved)) => {
-                    let _ = session.send(ToSession::Answer { id: confirm, approved }).await;
-                    None
+                    let answer = ToSession::Answer { id: confirm, approved };
+                    if queue_within(session, answer, state.config.limits.write_timeout).await {
+                        None
+                    } else {
+                        Some(
+                            json!({"type": "error", "reason": "the session is not keeping up; answer again"})
+                                .to_string(),
+                        )
+                    }
                 }
                 _ => Some(
                     json!({"type": "error", "reason": "an answer needs `id` and `approved`"})
@@ -169,7 +244,10 @@ async fn on_client(
                     Ok(served) => json!({"type": "reply", "text": served.reply.text}),
                     Err(error) => json!({"type": "reply_failed", "reason": error.to_string()}),
                 };
-                let _ = session.send(ToSession::Publish { text: published.to_string() }).await;
+                let publish = ToSession::Publish { text: published.to_string() };
+                if !queue_within(&session, publish, REPLY_QUEUE_TIMEOUT).await {
+                    tracing::warn!("a chat reply could not be queued for the session's clients");
+                }
             });
             None
         }
@@ -177,10 +255,11 @@ async fn on_client(
     }
 }
 
-async fn close_with(socket: &mut WebSocket, reason: &str) {
+async fn close_with(socket: &mut WebSocket, reason: &str, limit: Duration) {
     let text = json!({"type": "error", "reason": reason}).to_string();
-    let _ = socket.send(Message::Text(text.into())).await;
-    let _ = socket.send(Message::Close(None)).await;
+    if send_within(socket, Message::Text(text.into()), limit).await {
+        let _ = send_within(socket, Message::Close(None), limit).await;
+    }
 }
 
 /// The body of a confirmation request.
@@ -201,7 +280,8 @@ pub(super) async fn confirm(
     body: Result<Json<ConfirmRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if !bearer_ok(&headers, &state.config.auth.client_token) {
-        return (StatusCode::UNAUTHORIZED, "a valid client token is required\n").into_response();
+        state.metrics.refused.inc("unauthorized");
+        return super::util::unauthorized("a valid client token");
     }
     let Json(request) = match body {
         Ok(body) => body,
@@ -214,11 +294,17 @@ pub(super) async fn confirm(
     };
     let timeout = Duration::from_millis(request.timeout_ms).min(MAX_CONFIRM);
     let (reply, outcome) = oneshot::channel();
-    let asked = session.send(ToSession::Confirm { prompt: request.prompt, timeout, reply }).await;
-    let outcome = match asked {
-        // The session answers every request, at the latest at its timeout.
-        Ok(()) => outcome.await.unwrap_or(ConfirmOutcome::NoClient),
-        Err(_) => ConfirmOutcome::NoClient,
+    let ask = ToSession::Confirm { prompt: request.prompt, timeout, reply };
+    let outcome = if queue_within(&session, ask, state.config.limits.write_timeout).await {
+        // The session answers every request, at the latest at its timeout;
+        // the extra second covers a session that ends meanwhile.
+        match tokio::time::timeout(timeout + Duration::from_secs(1), outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => ConfirmOutcome::NoClient,
+            Err(_) => ConfirmOutcome::TimedOut,
+        }
+    } else {
+        ConfirmOutcome::NoClient
     };
     Json(json!({"outcome": outcome})).into_response()
 }
@@ -232,7 +318,8 @@ pub(super) async fn publish(
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if !bearer_ok(&headers, &state.config.auth.client_token) {
-        return (StatusCode::UNAUTHORIZED, "a valid client token is required\n").into_response();
+        state.metrics.refused.inc("unauthorized");
+        return super::util::unauthorized("a valid client token");
     }
     let Json(message) = match body {
         Ok(body) => body,
@@ -244,8 +331,14 @@ pub(super) async fn publish(
         return (StatusCode::NOT_FOUND, format!("no session {id} on this worker\n"))
             .into_response();
     };
-    match session.send(ToSession::Publish { text: message.to_string() }).await {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(_) => (StatusCode::GONE, "the session has ended\n").into_response(),
+    let publish = ToSession::Publish { text: message.to_string() };
+    match tokio::time::timeout(state.config.limits.write_timeout, session.send(publish)).await {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(_)) => (StatusCode::GONE, "the session has ended\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session is not keeping up; nothing was published\n",
+        )
+            .into_response(),
     }
 }

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use turngate_telephony::Limits;
 use turngate_telephony::twilio::{ConnectStream, RequestValidator, TwilioConfig, TwilioTransport};
 
-use super::upgrade;
 use super::util::{parse_form, public_base, ws_base};
+use super::{Door, upgrade};
+use crate::http::PeerAddr;
 use crate::state::AppState;
 
 const SIGNATURE: &str = "x-twilio-signature";
@@ -19,6 +21,7 @@ const SIGNATURE: &str = "x-twilio-signature";
 /// stream parameters (the stream URL cannot carry a query string).
 pub(super) async fn voice(
     State(state): State<Arc<AppState>>,
+    uri: Uri,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -29,8 +32,14 @@ pub(super) async fn voice(
         let pairs: Vec<(&str, &str)> =
             params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
-        let url = format!("{base}/twilio/voice");
+        // Twilio signs the URL exactly as configured, query string included
+        // (https://www.twilio.com/docs/usage/security#validating-requests).
+        let url = match uri.query() {
+            Some(query) => format!("{base}/twilio/voice?{query}"),
+            None => format!("{base}/twilio/voice"),
+        };
         if let Err(error) = RequestValidator::new(token.clone()).validate(&url, &pairs, signature) {
+            state.metrics.refused.inc("unauthorized");
             return (StatusCode::FORBIDDEN, format!("{error}\n")).into_response();
         }
     }
@@ -49,6 +58,7 @@ pub(super) async fn voice(
 /// `GET /twilio`: the bidirectional media stream of one call.
 pub(super) async fn stream(
     State(state): State<Arc<AppState>>,
+    peer: PeerAddr,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -58,9 +68,14 @@ pub(super) async fn stream(
         let url = format!("{}/twilio", ws_base(&public_base(&state.config.public_url, &headers)));
         let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
         if let Err(error) = RequestValidator::new(token.clone()).validate_upgrade(&url, signature) {
+            state.metrics.refused.inc("unauthorized");
             return (StatusCode::FORBIDDEN, format!("{error}\n")).into_response();
         }
     }
-    let config = TwilioConfig::default();
-    upgrade(state, ws, move |now| Box::new(TwilioTransport::new(config, now)))
+    let config = TwilioConfig {
+        limits: Limits { max_frame_bytes: state.config.limits.max_frame_bytes },
+        ..TwilioConfig::default()
+    };
+    let door = Door { peer, authenticated: !token.is_empty(), relayed: false };
+    upgrade(state, ws, door, move |now| Box::new(TwilioTransport::new(config, now)))
 }

@@ -24,6 +24,22 @@ pub(super) fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
     same_secret(presented.trim().as_bytes(), token.as_bytes())
 }
 
+/// True if header `name` carries exactly `token`, or no token is configured.
+pub(super) fn header_token_ok(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    let presented = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    same_secret(presented.trim().as_bytes(), token.as_bytes())
+}
+
+/// The answer to a request that lacks the credential a door requires. It
+/// says which credential, never what was expected.
+pub(super) fn unauthorized(what: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (axum::http::StatusCode::UNAUTHORIZED, format!("{what} is required\n")).into_response()
+}
+
 /// The externally visible base URL: the configured one, or `https://` plus
 /// the request's `Host`.
 pub(super) fn public_base(configured: &str, headers: &HeaderMap) -> String {

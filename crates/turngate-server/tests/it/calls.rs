@@ -109,7 +109,8 @@ async fn calls_are_recorded_both_ways_when_asked() {
 }
 
 /// Closing a Telnyx media stream does not end the call: when the session
-/// hangs up, the server asks Telnyx's Call Control API to.
+/// hangs up, the server asks Telnyx's Call Control API to, for a stream
+/// that authenticated with the stream token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telnyx_call_is_hung_up_through_call_control() {
     use std::sync::{Arc, Mutex};
@@ -142,6 +143,7 @@ async fn a_telnyx_call_is_hung_up_through_call_control() {
     let mut config = config();
     config.telnyx.api_key = "KEY123".to_owned();
     config.telnyx.api_url = api_url;
+    config.auth.telnyx_stream_token = "stream-secret".to_owned();
     config.session.dead_air.timeout = Duration::from_millis(600);
     config.session.dead_air.max_check_ins = 1;
     config.session.dead_air.hang_up_grace = Duration::from_millis(400);
@@ -150,6 +152,7 @@ async fn a_telnyx_call_is_hung_up_through_call_control() {
         protocol: Protocol::Telnyx,
         url: server.ws("/telnyx"),
         call_id: "hang-me-up".to_owned(),
+        headers: vec![("x-telnyx-streaming-auth-token".to_owned(), "stream-secret".to_owned())],
         script: vec![Step::SilentUntilHangup { max_ms: 15_000 }],
         timeout: Duration::from_secs(20),
         ..CallerConfig::default()

@@ -676,6 +676,21 @@ impl Transport for AudioCodesTransport {
         self.counters.frames_out += 1;
     }
 
+    fn refuse(&mut self, _now: Instant, reason: &str, out: &mut Vec<OutFrame>) {
+        // `session.error` is the Bot API's refusal of a conversation,
+        // whether it was initiated or resumed on this socket.
+        let conversation_id = match &self.state {
+            State::AwaitingResumeAnswer(id) => id.clone(),
+            State::Active => self.call.as_ref().map(|c| c.call_id.clone()).unwrap_or_default(),
+            State::AwaitingInitiate | State::Ended => return,
+        };
+        let mut decoded = Decoded::default();
+        self.reject(&conversation_id, reason, &mut decoded);
+        decoded.replies.retain(|frame| !matches!(frame, OutFrame::Close));
+        self.counters.frames_out += decoded.replies.len() as u64;
+        out.append(&mut decoded.replies);
+    }
+
     fn answer_resume(&mut self, _now: Instant, answer: ResumeAnswer, out: &mut Vec<OutFrame>) {
         let State::AwaitingResumeAnswer(conversation_id) = &self.state else {
             return;

@@ -381,6 +381,16 @@ pub trait Transport: fmt::Debug + Send {
         let _ = (now, answer, out);
     }
 
+    /// The server will not take this call after all (it is live elsewhere,
+    /// or a limit says no): writes the protocol's refusal, if it has one,
+    /// replacing whatever answer to the start the leg had prepared. The
+    /// server closes the socket afterwards with a policy-violation close
+    /// code carrying `reason`. Protocols without a refusal message (Twilio,
+    /// Telnyx) write nothing.
+    fn refuse(&mut self, now: Instant, reason: &str, out: &mut Vec<OutFrame>) {
+        let _ = (now, reason, out);
+    }
+
     /// True while the peer may still reconnect on a new socket and resume
     /// this leg, so a dropped socket need not end the call. Transports
     /// whose protocol has no resume are never resumable.

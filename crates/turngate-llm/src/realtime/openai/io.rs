@@ -219,8 +219,15 @@ impl Task {
         loop {
             if !self.out.frames.is_empty() || flush {
                 flush = false;
-                if let Err(error) = self.write(ws).await {
-                    return End::Retry(format!("write failed: {error}"));
+                match tokio::time::timeout(self.config.write_timeout, self.write(ws)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return End::Retry(format!("write failed: {error}")),
+                    Err(_) => {
+                        return End::Retry(format!(
+                            "the server read nothing for {} ms",
+                            self.config.write_timeout.as_millis()
+                        ));
+                    }
                 }
             }
             self.take_inputs();

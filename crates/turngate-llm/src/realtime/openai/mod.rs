@@ -81,6 +81,9 @@ pub struct OpenAiRealtimeConfig {
     pub connect_timeout: Duration,
     /// The longest [`RealtimeConnection::send`] may wait for room.
     pub send_timeout: Duration,
+    /// The longest one burst of writes to the server may take; a server
+    /// that stops reading is treated as a lost link (and reconnected).
+    pub write_timeout: Duration,
     /// The WebSocket read buffer (tungstenite zero-fills it per read, so
     /// small is cheaper; PERFORMANCE.md measured 4 KiB).
     pub read_buffer_size: usize,
@@ -198,6 +201,7 @@ impl Default for OpenAiRealtimeConfig {
             reconnect: ReconnectPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
             read_buffer_size: 4096,
             min_commit: Duration::from_millis(100),
             auto_response_wait: Duration::from_millis(1500),
@@ -235,6 +239,7 @@ impl std::fmt::Debug for OpenAiRealtimeConfig {
             .field("reconnect", &self.reconnect)
             .field("connect_timeout", &self.connect_timeout)
             .field("send_timeout", &self.send_timeout)
+            .field("write_timeout", &self.write_timeout)
             .field("read_buffer_size", &self.read_buffer_size)
             .field("min_commit", &self.min_commit)
             .field("auto_response_wait", &self.auto_response_wait)
