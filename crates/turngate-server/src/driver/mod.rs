@@ -153,6 +153,9 @@ struct Call {
     held: Vec<TransportCommand>,
     /// See [`Admission::authenticated`].
     authenticated: bool,
+    /// Set when the session ends for breaking a rule: the close frame
+    /// says so.
+    close_reason: Option<EndReason>,
     write_timeout: Duration,
     _claim: LiveClaim,
     _slot: CallSlot,
@@ -386,6 +389,7 @@ impl Call {
             detached_until: None,
             held: Vec::new(),
             authenticated,
+            close_reason: None,
             write_timeout,
             _claim: claim,
             _slot: slot,
@@ -615,6 +619,7 @@ impl Call {
             }
         }
         let commands = self.session.handle(now, input);
+        self.note_rule_breach(&commands);
         for command in commands {
             self.execute(now, command).await;
         }
@@ -622,9 +627,23 @@ impl Call {
             let speech: Vec<Input> = self.speech.drain(..).collect();
             for input in speech {
                 let commands = self.session.handle(now, input);
+                self.note_rule_breach(&commands);
                 for command in commands {
                     self.execute(now, command).await;
                 }
+            }
+        }
+    }
+
+    /// Notes a session ending for a broken rule before its hang-up goes
+    /// out, so the close frame that hang-up sends carries the reason.
+    fn note_rule_breach(&mut self, commands: &[Command]) {
+        for command in commands {
+            if let Command::App(AppCommand::SessionEnded {
+                reason: reason @ EndReason::PolicyViolation,
+            }) = command
+            {
+                self.close_reason = Some(*reason);
             }
         }
     }
@@ -782,7 +801,9 @@ impl Call {
             frames.clear();
             return;
         }
-        match send_frames(&mut self.socket, frames, self.write_timeout).await {
+        let close = self.close_reason.map(|reason| (POLICY_VIOLATION, reason.as_str()));
+        match socket::send_frames_closing(&mut self.socket, frames, self.write_timeout, close).await
+        {
             Ok(()) => {}
             Err(SendError::Stalled(_)) => {
                 self.socket_open = false;

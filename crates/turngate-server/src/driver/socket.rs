@@ -40,12 +40,27 @@ pub(crate) async fn send_frames(
     frames: &mut Vec<OutFrame>,
     limit: Duration,
 ) -> Result<(), SendError> {
-    let outcome = timeout(limit, write_all(socket, frames)).await;
+    send_frames_closing(socket, frames, limit, None).await
+}
+
+/// [`send_frames`], with the code and reason a close among the frames
+/// carries (a call ended for breaking a rule says which).
+pub(crate) async fn send_frames_closing(
+    socket: &mut WebSocket,
+    frames: &mut Vec<OutFrame>,
+    limit: Duration,
+    close: Option<(u16, &str)>,
+) -> Result<(), SendError> {
+    let outcome = timeout(limit, write_all(socket, frames, close)).await;
     frames.clear();
     outcome.unwrap_or(Err(SendError::Stalled(limit)))
 }
 
-async fn write_all(socket: &mut WebSocket, frames: &mut Vec<OutFrame>) -> Result<(), SendError> {
+async fn write_all(
+    socket: &mut WebSocket,
+    frames: &mut Vec<OutFrame>,
+    close: Option<(u16, &str)>,
+) -> Result<(), SendError> {
     let failed = |e: axum::Error| SendError::Failed(e.to_string());
     let mut pending = false;
     for frame in frames.drain(..) {
@@ -58,7 +73,8 @@ async fn write_all(socket: &mut WebSocket, frames: &mut Vec<OutFrame>) -> Result
             // provider's API); on the socket it closes like `Close`.
             OutFrame::Close | OutFrame::HangUpViaApi => {
                 // Sending the close flushes whatever was fed before it.
-                let _ = socket.send(Message::Close(None)).await;
+                let frame = close.map(|(code, reason)| close_frame(code, reason));
+                let _ = socket.send(Message::Close(frame)).await;
                 pending = false;
             }
         }
@@ -71,10 +87,14 @@ async fn write_all(socket: &mut WebSocket, frames: &mut Vec<OutFrame>) -> Result
 
 /// Closes the socket with `code` and `reason`, waiting at most `limit`.
 pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &str, limit: Duration) {
+    let _ = timeout(limit, socket.send(Message::Close(Some(close_frame(code, reason))))).await;
+}
+
+/// A close frame, its reason cut to what the frame can carry.
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
     let cut =
         (0..=reason.len().min(MAX_REASON)).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
-    let frame = CloseFrame { code, reason: reason.get(..cut).unwrap_or_default().into() };
-    let _ = timeout(limit, socket.send(Message::Close(Some(frame)))).await;
+    CloseFrame { code, reason: reason.get(..cut).unwrap_or_default().into() }
 }
 
 /// Closes the socket without a reason, waiting at most `limit`.

@@ -8,6 +8,7 @@
     reason = "tests fail loudly and report what they measured"
 )]
 
+mod attacks;
 mod calls;
 mod demo;
 mod multi_worker;

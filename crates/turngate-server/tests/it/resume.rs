@@ -28,7 +28,20 @@ pub(crate) struct Vaic {
 
 impl Vaic {
     pub(crate) async fn connect(url: &str) -> Vaic {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Vaic::connect_with(url, &[]).await
+    }
+
+    /// Connects with extra upgrade headers (a bearer token).
+    pub(crate) async fn connect_with(url: &str, headers: &[(String, String)]) -> Vaic {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            let name: HeaderName = name.parse().unwrap();
+            request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Vaic { ws, seen: Vec::new() }
     }
 

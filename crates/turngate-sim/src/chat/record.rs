@@ -57,6 +57,9 @@ pub struct Stats {
     pub cancelled: u64,
     /// Runs or responses that ended `completed`.
     pub completed: u64,
+    /// Threads or conversations created: one per conversation the client
+    /// serves, or the client forked a history.
+    pub containers_created: u64,
 }
 
 /// One moment on a simulator's timeline.

@@ -213,6 +213,7 @@ async fn create_thread(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) 
         }
         let metadata = body.get("metadata").cloned().filter(|m| !m.is_null()).unwrap_or(json!({}));
         let id = world.create_thread(metadata, now);
+        world.recorder.stats.containers_created += 1;
         for (role, text, metadata) in messages {
             world.add_message(&id, &role, text, metadata, now);
         }

@@ -177,6 +177,7 @@ async fn create_conversation(State(sim): State<Sim>, headers: HeaderMap, body: B
         }
         let metadata = body.get("metadata").cloned().filter(|m| !m.is_null()).unwrap_or(json!({}));
         let id = world.create_conversation(metadata, items, now);
+        world.recorder.stats.containers_created += 1;
         Ok(world.convs.get(&id).map(Conversations::conversation_json).unwrap_or_default())
     })())
 }
