@@ -67,6 +67,14 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Serving exposes doors: refuse one that is open to other machines
+    // before anything starts (the demo serves on loopback only).
+    if matches!(cli.command, None | Some(Command::Serve))
+        && let Err(error) = check_exposure(&config)
+    {
+        eprintln!("turngate: bad configuration: {error}");
+        return std::process::ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -93,6 +101,12 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn check_exposure(config: &Config) -> Result<(), turngate_server::config::ConfigError> {
+    let listen = config.listen_addr()?;
+    let admin = config.admin_addr()?;
+    config.check_exposure(&listen, admin.as_ref(), &[]).map(|_| ())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -130,16 +130,22 @@ pub(crate) async fn chat(
         what: "chat backend",
         detail: e.to_string(),
     };
+    let remember = turngate_llm::chat::RememberLimits {
+        max_conversations: config.chat.max_conversations,
+        idle: config.chat.conversation_idle,
+    };
     Ok(match kind {
         ChatBackendKind::Responses => {
             let mut responses = ResponsesConfig::new(rest, config.openai.chat_model.clone());
             responses.instructions = Some(config.openai.instructions.clone());
             responses.tools = Some(tools);
+            responses.remember = remember;
             Arc::new(ResponsesBackend::new(responses).map_err(provider)?)
         }
         ChatBackendKind::Assistants => {
             let mut assistants = AssistantsConfig::new(rest, assistant_id);
             assistants.tools = Some(tools);
+            assistants.remember = remember;
             Arc::new(AssistantsBackend::new(assistants).map_err(provider)?)
         }
     })

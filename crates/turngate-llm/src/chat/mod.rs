@@ -20,10 +20,13 @@
 //! What this module deliberately does not do: exclusion across worker
 //! processes (a coordinator lock wraps the queue in the server), persistence
 //! of the conversation → thread mapping (in memory for now), or streaming of
-//! partial replies.
+//! partial replies. The backends remember each conversation's upstream
+//! object within bounds ([`RememberLimits`]).
 
 mod error;
 mod queue;
+#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
+mod remembered;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod rest;
 mod retry;
@@ -43,6 +46,8 @@ pub use crate::tool::{ToolError, ToolHandler, output_text};
 pub use error::{ChatError, ErrorKind};
 pub use queue::{ConversationQueue, QueueConfig, QueueStats, Served};
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
+#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
+pub use remembered::RememberLimits;
 pub use rest::{API_KEY_VAR, BASE_URL_VAR, DEFAULT_BASE_URL, RestConfig};
 pub use retry::{PollBackoff, RetryPolicy};
 pub use types::{ChatCaps, ConversationId, Reply, UserMessage};

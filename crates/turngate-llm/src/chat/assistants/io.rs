@@ -4,7 +4,6 @@
 //! `run.rs` (what to do about a run) and `protocol.rs` (replies, trims,
 //! tool outputs); this file sequences the calls and bounds every wait.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -13,6 +12,7 @@ use serde_json::Value;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::super::rest::{Failure, Idempotency, Method, RestClient, RestConfig};
+use super::super::remembered::Remembered;
 use super::super::retry::random;
 use super::super::turns::ConversationTurns;
 use super::super::{ChatBackend, ChatCaps, ChatError, ConversationId, Reply, UserMessage};
@@ -38,7 +38,7 @@ const TRIM_PAGES: usize = 10;
 pub struct AssistantsBackend {
     rest: RestClient,
     config: AssistantsConfig,
-    threads: Mutex<HashMap<ConversationId, String>>,
+    threads: Mutex<Remembered>,
     turns: ConversationTurns,
 }
 
@@ -61,10 +61,11 @@ impl AssistantsBackend {
             });
         }
         let rest = RestClient::new(config.rest.clone(), PROVIDER, Some(BETA_HEADER))?;
+        let remember = config.remember;
         Ok(Self {
             rest,
             config,
-            threads: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Remembered::new(remember)),
             turns: ConversationTurns::default(),
         })
     }
@@ -115,7 +116,7 @@ impl AssistantsBackend {
 
     /// The thread that holds `conversation`, if one was created or bound.
     pub fn thread_of(&self, conversation: &ConversationId) -> Option<String> {
-        lock(&self.threads).get(conversation).cloned()
+        lock(&self.threads).get(conversation)
     }
 
     async fn submit_locked(

@@ -25,7 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PollBackoff, RestConfig, ToolHandler};
+use super::{PollBackoff, RememberLimits, RestConfig, ToolHandler};
 
 pub use io::AssistantsBackend;
 
@@ -53,6 +53,8 @@ pub struct AssistantsConfig {
     /// Answers `requires_action`; without one, such a run is cancelled and
     /// the caller gets [`super::ChatError::NoToolHandler`].
     pub tools: Option<Arc<dyn ToolHandler>>,
+    /// How many conversations' threads are kept in memory, and for how long.
+    pub remember: RememberLimits,
 }
 
 impl fmt::Debug for AssistantsConfig {
@@ -64,6 +66,7 @@ impl fmt::Debug for AssistantsConfig {
             .field("poll", &self.poll)
             .field("keep_last_messages", &self.keep_last_messages)
             .field("tools", &self.tools.as_ref().map(|_| "<handler>"))
+            .field("remember", &self.remember)
             .finish()
     }
 }
@@ -79,6 +82,7 @@ impl AssistantsConfig {
             poll: PollBackoff::default(),
             keep_last_messages: None,
             tools: None,
+            remember: RememberLimits::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::super::rest::{Failure, Idempotency, Method, RestClient};
+use super::super::remembered::Remembered;
 use super::super::retry::random;
 use super::super::turns::ConversationTurns;
 use super::super::{
@@ -25,7 +26,7 @@ use super::{PROVIDER, ResponsesConfig};
 pub struct ResponsesBackend {
     rest: RestClient,
     config: ResponsesConfig,
-    conversations: Mutex<HashMap<ConversationId, String>>,
+    conversations: Mutex<Remembered>,
     active: Mutex<HashMap<ConversationId, String>>,
     turns: ConversationTurns,
 }
@@ -46,10 +47,11 @@ impl ResponsesBackend {
             return Err(ChatError::Config { provider: PROVIDER, message: "no model".to_owned() });
         }
         let rest = RestClient::new(config.rest.clone(), PROVIDER, None)?;
+        let remember = config.remember;
         Ok(Self {
             rest,
             config,
-            conversations: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(Remembered::new(remember)),
             active: Mutex::new(HashMap::new()),
             turns: ConversationTurns::default(),
         })
@@ -62,7 +64,7 @@ impl ResponsesBackend {
 
     /// The upstream Conversation of `conversation`, if one was created or bound.
     pub fn conversation_of(&self, conversation: &ConversationId) -> Option<String> {
-        lock(&self.conversations).get(conversation).cloned()
+        lock(&self.conversations).get(conversation)
     }
 
     async fn submit_locked(

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{PollBackoff, RestConfig, ToolHandler};
+use super::{PollBackoff, RememberLimits, RestConfig, ToolHandler};
 
 pub use io::ResponsesBackend;
 
@@ -60,6 +60,8 @@ pub struct ResponsesConfig {
     pub poll: PollBackoff,
     /// The most tool rounds (response → outputs → response) per message.
     pub max_tool_rounds: usize,
+    /// How many conversations' upstream ids are kept in memory, and for how long.
+    pub remember: RememberLimits,
 }
 
 impl fmt::Debug for ResponsesConfig {
@@ -74,6 +76,7 @@ impl fmt::Debug for ResponsesConfig {
             .field("deadline", &self.deadline)
             .field("poll", &self.poll)
             .field("max_tool_rounds", &self.max_tool_rounds)
+            .field("remember", &self.remember)
             .finish()
     }
 }
@@ -92,6 +95,7 @@ impl ResponsesConfig {
             deadline: Duration::from_secs(60),
             poll: PollBackoff::default(),
             max_tool_rounds: 8,
+            remember: RememberLimits::default(),
         }
     }
 }

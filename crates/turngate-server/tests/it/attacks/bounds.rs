@@ -353,3 +353,28 @@ async fn app_sessions_connections_and_backlogs_are_bounded() {
     assert!(replayed >= 3 * 64 * 1024, "replayed only {replayed} bytes");
     server.stop().await;
 }
+
+/// A chat worker remembers a bounded number of conversations; one it
+/// forgot is found again through the coordinator, not started afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_memory_is_bounded_and_forgetting_forks_nothing() {
+    let mut config = config();
+    config.chat.max_conversations = 2;
+    let server = start(config).await;
+    let client = http();
+    for (conversation, message) in
+        [("a", "one"), ("b", "one"), ("c", "one"), ("d", "one"), ("a", "two"), ("b", "two")]
+    {
+        let response = client
+            .post(server.url("/chat"))
+            .json(&serde_json::json!({"conversation_id": conversation, "message": message}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{conversation}: {}", response.text().await.unwrap());
+    }
+    let chat = server.state.simulators.chat.as_ref().unwrap();
+    assert_eq!(chat.stats().containers_created, 4, "one upstream conversation per conversation");
+    assert_eq!(chat.violations().total(), 0, "{:?}", chat.violations());
+    server.stop().await;
+}
