@@ -39,6 +39,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
@@ -74,16 +75,24 @@ pub(crate) struct HttpLimits {
     pub(crate) header_read_timeout: Duration,
 }
 
+/// How a listener serves: its limits, TLS if any, where it counts.
+pub(crate) struct Serving {
+    pub(crate) limits: HttpLimits,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
 /// Serves `app` on `listener` until `stop` completes; then stops
 /// accepting, asks open connections to finish, and returns once they have
-/// or after a short grace.
+/// or after a short grace. With TLS, the handshake must finish within the
+/// header read timeout too.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
-    limits: HttpLimits,
-    metrics: Arc<Metrics>,
+    serving: Serving,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let Serving { limits, tls, metrics } = serving;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, closing_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -109,26 +118,18 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(Peer(peer));
-                app.clone().oneshot(request.map(Body::new))
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
-            let connection =
-                builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        debug!(%peer, %error, "connection ended with an error");
+            match tls {
+                None => serve_one(stream, peer, app, limits, closing).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => serve_one(stream, peer, app, limits, closing).await,
+                        Ok(Err(error)) => debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => debug!(%peer, "TLS handshake too slow"),
                     }
-                }
-                _ = closing.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
                 }
             }
             drop(permit);
@@ -140,6 +141,37 @@ pub(crate) async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// Serves one connection, plain or TLS, until it ends or the server stops.
+async fn serve_one<I>(
+    stream: I,
+    peer: SocketAddr,
+    app: Router,
+    limits: HttpLimits,
+    mut closing: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(Peer(peer));
+        app.clone().oneshot(request.map(Body::new))
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                debug!(%peer, %error, "connection ended with an error");
+            }
+        }
+        _ = closing.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
+        }
+    }
 }
 
 /// What [`read_body_in_time`] needs.

@@ -25,6 +25,7 @@ mod http;
 mod recording;
 mod routes;
 mod server;
+mod tls;
 
 pub use routes::{admin_app, app};
 pub use server::{Server, ServerBuilder, ServerError, memory_coordinator};

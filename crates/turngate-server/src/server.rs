@@ -141,6 +141,7 @@ impl ServerBuilder {
         let main = config.listen_addr()?;
         let admin = config.admin_addr()?;
         let doors = config.check_exposure(&main, admin.as_ref(), &open_routes)?;
+        let tls = crate::tls::Tls::load(&config.tls)?;
         let coordinator = match self.coordinator {
             Some(coordinator) => coordinator,
             None => providers::coordinator(&config).await?,
@@ -181,6 +182,7 @@ impl ServerBuilder {
             transports: self.transports,
             simulated,
             simulators,
+            tls,
         }));
         Ok(Server { state })
     }
@@ -258,21 +260,22 @@ impl Server {
             max_connections: state.config.limits.max_connections,
             header_read_timeout: state.config.limits.header_read_timeout,
         };
+        let tls = state.tls.server.clone().map(tokio_rustls::TlsAcceptor::from);
         let admin_task = admin_listener.map(|listener| {
             info!(addr = ?admin, "operator routes on their own listener");
             let app = crate::routes::admin_app(Arc::clone(&state));
             let metrics = Arc::clone(&state.metrics);
             let stopped = stopped_rx.clone();
-            tokio::spawn(crate::http::serve(listener, app, limits, metrics, stopped_when(stopped)))
+            let tls = tls.clone();
+            tokio::spawn(crate::http::serve(
+                listener,
+                app,
+                crate::http::Serving { limits, tls, metrics },
+                stopped_when(stopped),
+            ))
         });
-        let served = crate::http::serve(
-            listener,
-            app,
-            limits,
-            Arc::clone(&state.metrics),
-            stopped_when(stopped_rx),
-        )
-        .await;
+        let serving = crate::http::Serving { limits, tls, metrics: Arc::clone(&state.metrics) };
+        let served = crate::http::serve(listener, app, serving, stopped_when(stopped_rx)).await;
         if let Some(task) = admin_task {
             let _ = task.await;
         }
@@ -312,7 +315,8 @@ fn advertised_url(config: &Config, listener: &TcpListener) -> Option<String> {
         );
         return None;
     }
-    Some(format!("http://{addr}"))
+    let scheme = if config.tls.cert_file.is_empty() { "http" } else { "https" };
+    Some(format!("{scheme}://{addr}"))
 }
 
 fn warn_about_open_doors(config: &Config, doors: &crate::config::OpenDoors) {

@@ -78,6 +78,8 @@ pub struct AppState {
     /// The Telnyx webhook verifier, built once at start from a key the
     /// configuration already checked.
     pub(crate) telnyx_verifier: Option<turngate_telephony::telnyx::WebhookVerifier>,
+    /// TLS for the listeners and for relays to other workers.
+    pub(crate) tls: crate::tls::Tls,
     /// The calls live on this worker, by session key.
     pub(crate) live_calls: Arc<crate::admission::LiveCalls>,
     /// WebSockets per peer address that have not started anything yet.
@@ -113,6 +115,7 @@ pub(crate) struct Parts {
     pub(crate) transports: BTreeMap<String, TransportRoute>,
     pub(crate) simulated: bool,
     pub(crate) simulators: Simulators,
+    pub(crate) tls: crate::tls::Tls,
 }
 
 impl AppState {
@@ -150,6 +153,7 @@ impl AppState {
             http: http_client(),
             resumable: Arc::default(),
             telnyx_verifier,
+            tls: parts.tls,
             live_calls: Arc::default(),
             pending_upgrades,
             client_connections,

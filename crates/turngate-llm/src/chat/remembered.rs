@@ -50,12 +50,7 @@ pub(crate) struct Remembered {
 
 impl Remembered {
     pub(crate) fn new(limits: RememberLimits) -> Remembered {
-        Remembered {
-            limits,
-            entries: HashMap::new(),
-            order: BTreeMap::new(),
-            next_stamp: 0,
-        }
+        Remembered { limits, entries: HashMap::new(), order: BTreeMap::new(), next_stamp: 0 }
     }
 
     /// The upstream id of `conversation`, marking it used.
@@ -77,7 +72,9 @@ impl Remembered {
         let now = Instant::now();
         self.expire(now);
         let stamp = self.stamp();
-        if let Some(old) = self.entries.insert(conversation.clone(), Entry { upstream, used: now, stamp }) {
+        if let Some(old) =
+            self.entries.insert(conversation.clone(), Entry { upstream, used: now, stamp })
+        {
             self.order.remove(&old.stamp);
         }
         self.order.insert(stamp, conversation);

@@ -36,6 +36,9 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_ADMIN_TOKEN", key: "auth.admin_token" },
     EnvVar { name: "TURNGATE_WORKER_TOKEN", key: "auth.worker_token" },
     EnvVar { name: "TURNGATE_RECORDING_DIR", key: "recording_dir" },
+    EnvVar { name: "TURNGATE_TLS_CERT_FILE", key: "tls.cert_file" },
+    EnvVar { name: "TURNGATE_TLS_KEY_FILE", key: "tls.key_file" },
+    EnvVar { name: "TURNGATE_TLS_CA_FILE", key: "tls.ca_file" },
 ];
 
 /// Applies every variable that is set.
@@ -92,6 +95,9 @@ pub(super) fn apply(
             "TURNGATE_ADMIN_TOKEN" => config.auth.admin_token = value,
             "TURNGATE_WORKER_TOKEN" => config.auth.worker_token = value,
             "TURNGATE_RECORDING_DIR" => config.recording_dir = value,
+            "TURNGATE_TLS_CERT_FILE" => config.tls.cert_file = value,
+            "TURNGATE_TLS_KEY_FILE" => config.tls.key_file = value,
+            "TURNGATE_TLS_CA_FILE" => config.tls.ca_file = value,
             _ => {}
         }
     }

@@ -51,6 +51,8 @@ pub struct Config {
     /// Secrets that authenticate peers; an empty one means "not checked"
     /// (and the server warns at start).
     pub auth: AuthConfig,
+    /// TLS on the listeners, and the roots trusted for other workers.
+    pub tls: TlsSettings,
     /// The upstream model APIs.
     pub openai: OpenAiConfig,
     /// Cross-worker coordination.
@@ -109,6 +111,21 @@ pub struct AuthConfig {
     /// Serve unauthenticated doors on a non-loopback address anyway. Off:
     /// the server refuses to start and names the keys to set.
     pub allow_unauthenticated: bool,
+}
+
+/// TLS: the certificate the listeners present, and what this worker
+/// trusts when it connects to another one (`https://` advertise URLs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// A PEM file with the certificate chain the listeners present; with
+    /// `key_file`, every listener serves HTTPS and WSS only.
+    pub cert_file: String,
+    /// A PEM file with the certificate's private key.
+    pub key_file: String,
+    /// A PEM file of extra roots to trust when relaying to another worker
+    /// over `https://` (a private CA); the platform's roots are trusted too.
+    pub ca_file: String,
 }
 
 /// The upstream model APIs.
@@ -262,6 +279,7 @@ impl Default for Config {
             public_url: String::new(),
             advertise_url: String::new(),
             auth: AuthConfig::default(),
+            tls: TlsSettings::default(),
             openai: OpenAiConfig::default(),
             redis: RedisSettings::default(),
             telnyx: TelnyxSettings::default(),
@@ -562,6 +580,10 @@ impl Config {
         }
         if !self.advertise_url.is_empty() {
             check_http_url(&self.advertise_url).or_else(|p| bad("advertise_url", p))?;
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            let key = if self.tls.cert_file.is_empty() { "tls.cert_file" } else { "tls.key_file" };
+            return bad(key, "tls.cert_file and tls.key_file go together".to_owned());
         }
         self.session.validate().map_err(|e| {
             ConfigError::new("configuration", format!("session.{}", e.key), e.problem)

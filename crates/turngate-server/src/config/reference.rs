@@ -26,7 +26,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     (
         "advertise_url",
-        "How other workers reach this one directly (`http://10.0.0.5:8080`), to relay a resumed AudioCodes call to the worker that holds it; empty: the listen address when it names one host, else no relaying.",
+        "How other workers reach this one directly (`http://10.0.0.5:8080`, or `https://…` when its listener serves TLS), to relay a resumed AudioCodes call to the worker that holds it; empty: the listen address when it names one host, else no relaying.",
     ),
     ("drain_timeout_ms", "How long active calls may continue after SIGTERM before they are ended."),
     ("recording_dir", "Directory for per-call WAV recordings (both directions); empty for none."),
@@ -65,6 +65,15 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     (
         "auth.allow_unauthenticated",
         "Serve unauthenticated doors on a non-loopback address anyway (also `--insecure`). Off: the server refuses to start and names each key to set.",
+    ),
+    (
+        "tls.cert_file",
+        "PEM certificate chain the listeners present; with `tls.key_file` every listener serves HTTPS/WSS only. Empty: plain HTTP (terminate TLS in front).",
+    ),
+    ("tls.key_file", "PEM private key of `tls.cert_file`."),
+    (
+        "tls.ca_file",
+        "PEM roots trusted, besides the platform's, when relaying to another worker over an `https://` advertise URL (a private CA).",
     ),
     (
         "openai.api_key",

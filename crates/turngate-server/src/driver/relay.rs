@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 use turngate_coord::{SessionId, WorkerId};
 
@@ -79,16 +79,23 @@ pub(crate) async fn address_of(state: &AppState, worker: &WorkerId) -> Option<St
     String::from_utf8(value).ok()
 }
 
-/// Opens the relay socket to the owner at `base` (an `http://` URL) and
-/// sends the resume on it.
+/// Opens the relay socket to the owner at `base` (an `http://` URL, or an
+/// `https://` one over TLS, verified against the platform's roots and
+/// `tls.ca_file`) and sends the resume on it.
 pub(crate) async fn connect(
     state: &AppState,
     base: &str,
     conversation_id: &str,
 ) -> Result<Upstream, String> {
-    let url = match base.strip_prefix("http://") {
-        Some(rest) => format!("ws://{}/audiocodes", rest.trim_end_matches('/')),
-        None => return Err(format!("the owner's address `{base}` is not an http:// URL")),
+    let (url, connector) = if let Some(rest) = base.strip_prefix("http://") {
+        (format!("ws://{}/audiocodes", rest.trim_end_matches('/')), Connector::Plain)
+    } else if let Some(rest) = base.strip_prefix("https://") {
+        let Some(tls) = state.tls.client.clone() else {
+            return Err("no TLS roots to verify the owner with (set tls.ca_file)".to_owned());
+        };
+        (format!("wss://{}/audiocodes", rest.trim_end_matches('/')), Connector::Rustls(tls))
+    } else {
+        return Err(format!("the owner's address `{base}` is not an http:// or https:// URL"));
     };
     let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
     let headers = request.headers_mut();
@@ -111,7 +118,12 @@ pub(crate) async fn connect(
         .read_buffer_size(4 * 1024)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config),
+        true,
+        Some(connector),
+    );
     let (mut upstream, _) = timeout(CONNECT_TIMEOUT, connecting)
         .await
         .map_err(|_| format!("no answer from {url} in {CONNECT_TIMEOUT:?}"))?

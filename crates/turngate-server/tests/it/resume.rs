@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::{SinkExt as _, StreamExt as _};
+use rustls::pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -33,6 +34,15 @@ impl Vaic {
 
     /// Connects with extra upgrade headers (a bearer token).
     pub(crate) async fn connect_with(url: &str, headers: &[(String, String)]) -> Vaic {
+        Vaic::connect_tls(url, headers, None).await
+    }
+
+    /// Connects, over TLS verified with `tls` for a `wss://` URL.
+    pub(crate) async fn connect_tls(
+        url: &str,
+        headers: &[(String, String)],
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Vaic {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
@@ -41,7 +51,11 @@ impl Vaic {
             let name: HeaderName = name.parse().unwrap();
             request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                .await
+                .unwrap();
         Vaic { ws, seen: Vec::new() }
     }
 
@@ -240,6 +254,66 @@ async fn a_resume_on_another_worker_is_relayed_to_the_owner() {
     assert_eq!(record.ended.as_deref(), Some("caller_hung_up"), "{record:?}");
     assert!(b.state.records.get("roaming").is_none());
     assert_eq!((a.state.active_calls(), b.state.active_calls()), (0, 0));
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Workers whose listeners serve TLS relay over TLS, verified against the
+/// configured CA, and prove themselves with the workers' own secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_is_relayed_over_tls_with_the_workers_secret() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let file = |name: &str| fixtures.join(name).to_string_lossy().into_owned();
+    let coordinator = turngate_server::memory_coordinator();
+    let mut servers = Vec::new();
+    for name in ["tls-a", "tls-b"] {
+        let mut config = config();
+        config.tls.cert_file = file("worker.pem");
+        config.tls.key_file = file("worker.key");
+        config.tls.ca_file = file("ca.pem");
+        config.auth.audiocodes_token = "carrier-secret".to_owned();
+        config.auth.worker_token = "workers-secret".to_owned();
+        let server = ServerBuilder::new(config)
+            .coordinator(Arc::clone(&coordinator))
+            .worker(WorkerId::new(name).unwrap())
+            .build()
+            .await
+            .unwrap();
+        servers.push(crate::support::serve(server).await);
+    }
+    let b = servers.pop().unwrap();
+    let a = servers.pop().unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(file("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = Arc::new(
+        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth(),
+    );
+    let bearer = vec![("Authorization".to_owned(), "Bearer carrier-secret".to_owned())];
+    let wss = |server: &Running| format!("wss://127.0.0.1:{}/audiocodes", server.addr.port());
+    // Plain WebSocket is not served on a TLS listener.
+    assert!(tokio_tungstenite::connect_async(a.ws("/audiocodes")).await.is_err());
+
+    let mut first = Vaic::connect_tls(&wss(&a), &bearer, Some(Arc::clone(&tls))).await;
+    first.send(initiate("over-tls")).await;
+    first.expect("session.accepted").await;
+    first.send(json!({"type": "userStream.start", "conversationId": "over-tls"})).await;
+    first.expect("userStream.started").await;
+    first.drop_connection();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut elsewhere = Vaic::connect_tls(&wss(&b), &bearer, Some(tls)).await;
+    elsewhere.send(resume("over-tls")).await;
+    assert_eq!(elsewhere.expect("session.accepted").await["mediaFormat"], "raw/mulaw");
+    elsewhere
+        .send(json!({"type": "session.end", "conversationId": "over-tls",
+            "reasonCode": "client-disconnected", "reason": "Client Side"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let record = a.state.records.get("over-tls").expect("the call's record on worker A");
+    assert!(record.timeline.iter().any(|e| e.kind == "resumed"), "{record:?}");
+    assert!(b.state.records.get("over-tls").is_none());
     a.stop().await;
     b.stop().await;
 }

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::{Instant, sleep, timeout_at};
 
-use super::super::rest::{Failure, Idempotency, Method, RestClient};
 use super::super::remembered::Remembered;
+use super::super::rest::{Failure, Idempotency, Method, RestClient};
 use super::super::retry::random;
 use super::super::turns::ConversationTurns;
 use super::super::{
