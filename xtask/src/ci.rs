@@ -51,6 +51,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 )
             }),
         ),
+        ("chaos", Box::new(|| crate::chaos::run(&["--quick".to_owned()]))),
         ("tidy", Box::new(crate::tidy::run)),
         (
             "deny",

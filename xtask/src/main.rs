@@ -4,6 +4,7 @@
 //! - `tidy`: the repository's conventions as failing checks.
 //! - `sim [--cases N] [--seed S] [--threads T]`: the core's deterministic simulation.
 //! - `bench [codec | signal]`: measurements in release builds.
+//! - `chaos [--quick] [--only a,b]`: the chaos suite against the real binary.
 //! - `fuzz <target> | --all [--time <s>]`: the cargo-fuzz targets (nightly).
 
 #![allow(
@@ -13,6 +14,7 @@
 )]
 
 mod bench;
+mod chaos;
 mod ci;
 mod fuzz;
 mod run;
@@ -29,10 +31,11 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("sim") => sim::run(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
+        Some("chaos") => chaos::run(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T] | bench [codec | signal] | fuzz <target> | --all [--time s]>"
+                "usage: cargo xtask <ci [--advisories] | tidy | sim [--cases N] [--seed S] [--threads T] | bench [codec | signal] | chaos [--quick] | fuzz <target> | --all [--time s]>"
             );
             return ExitCode::from(2);
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 /// Crates that may depend on several concern crates (they compose them).
-const COMPOSERS: &[&str] = &["turngate-sim", "turngate-server", "turngate-tests"];
+const COMPOSERS: &[&str] = &["turngate-sim", "turngate-server", "turngate-tests", "turngate-chaos"];
 /// The concern crates, which never depend on each other.
 const CONCERNS: &[&str] = &["turngate-telephony", "turngate-llm", "turngate-coord"];
 

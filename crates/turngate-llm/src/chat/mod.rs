@@ -46,8 +46,8 @@ pub use crate::tool::{ToolError, ToolHandler, output_text};
 pub use error::{ChatError, ErrorKind};
 pub use queue::{ConversationQueue, QueueConfig, QueueStats, Served};
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
-#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 pub use remembered::RememberLimits;
+#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 pub use rest::{API_KEY_VAR, BASE_URL_VAR, DEFAULT_BASE_URL, RestConfig};
 pub use retry::{PollBackoff, RetryPolicy};
 pub use types::{ChatCaps, ConversationId, Reply, UserMessage};

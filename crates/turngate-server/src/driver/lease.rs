@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, warn};
 use turngate_coord::{ErrorKind, Lease};
 
 use crate::state::AppState;
@@ -60,7 +60,10 @@ impl LeaseKeeper {
     pub(crate) fn spawn(state: Arc<AppState>, lease: Lease, ttl: Duration) -> LeaseKeeper {
         let current = Arc::new(Mutex::new(lease));
         let (status_tx, status) = watch::channel(Ownership::Held);
-        let task = tokio::spawn(keep(state, Arc::clone(&current), ttl, status_tx));
+        // The renewals log under the call's span, so they name the call.
+        let task = tokio::spawn(
+            keep(state, Arc::clone(&current), ttl, status_tx).instrument(tracing::Span::current()),
+        );
         LeaseKeeper { current, status, task }
     }
 

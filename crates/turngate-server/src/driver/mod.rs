@@ -476,6 +476,15 @@ impl Call {
                 delivered = next_signal(&mut self.signals) => match delivered {
                     Some(delivered) => {
                         self.state.metrics.signal_latency.observe(delivered.latency());
+                        // The timeline says which signal arrived (a webhook's
+                        // event id), so an operator can tell a lost or doubled
+                        // one from the record alone.
+                        let kind = delivered.signal.kind();
+                        let what = match std::str::from_utf8(delivered.signal.payload()) {
+                            Ok(about) if !about.is_empty() => format!("{kind} {about}"),
+                            _ => kind.to_owned(),
+                        };
+                        self.record(Instant::now(), "signal", what);
                         match input_for(delivered.signal.kind()) {
                             Some(input) => self.feed(Instant::now(), input).await,
                             None => debug!(kind = delivered.signal.kind(), "signal ignored"),

@@ -101,8 +101,10 @@ pub(super) async fn webhook(
         state.metrics.webhooks.inc("malformed");
         return (StatusCode::BAD_REQUEST, "unusable call_control_id\n").into_response();
     };
-    let signal = match Signal::new(kind, Vec::new()).and_then(|s| s.with_dedup_key(&event.event_id))
-    {
+    // The event id travels as the payload too, so the call's timeline can
+    // name the webhook that reached it.
+    let payload = event.event_id.as_bytes().to_vec();
+    let signal = match Signal::new(kind, payload).and_then(|s| s.with_dedup_key(&event.event_id)) {
         Ok(signal) => signal,
         Err(error) => {
             state.metrics.webhooks.inc("malformed");
