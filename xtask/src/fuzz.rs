@@ -1,5 +1,9 @@
-//! `cargo xtask fuzz <target> | --all [--time <seconds>]`: the cargo-fuzz
-//! targets in `fuzz/` (nightly toolchain; cargo-fuzz installed if absent).
+//! `cargo xtask fuzz <target>… | --all [--time <seconds>] [--runs <n>]`: the
+//! cargo-fuzz targets in `fuzz/` (nightly toolchain; cargo-fuzz installed
+//! if absent). A target's hand-written seeds (`fuzz/seeds/<target>/`) are
+//! copied into its corpus before its first run. Each run stops at the time
+//! limit or after `--runs` executions, whichever comes first; libFuzzer's
+//! last line (`Done N runs in S second(s)`) is the figure to report.
 
 use std::fs;
 
@@ -9,6 +13,7 @@ use crate::run::{available, cmd};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut time = "60".to_owned();
+    let mut runs = None;
     let mut targets = Vec::new();
     let mut all = false;
     let mut args = args.iter();
@@ -16,6 +21,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         match arg.as_str() {
             "--all" => all = true,
             "--time" => time = args.next().context("--time needs seconds")?.clone(),
+            "--runs" => runs = Some(args.next().context("--runs needs a count")?.clone()),
             target => targets.push(target.to_owned()),
         }
     }
@@ -30,23 +36,33 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let root = crate::root().join("fuzz");
     for target in &targets {
+        seed_corpus(&root, target)?;
         let limit = format!("-max_total_time={time}");
+        let count = runs.as_ref().map(|n| format!("-runs={n}"));
         let manifest = root.join("Cargo.toml");
         let manifest = manifest.to_string_lossy();
-        cmd(
-            "cargo",
-            &[
-                "+nightly",
-                "fuzz",
-                "run",
-                "--fuzz-dir",
-                &root.to_string_lossy(),
-                target,
-                "--",
-                &limit,
-            ],
-        )
-        .with_context(|| format!("fuzz target {target} (manifest {manifest})"))?;
+        let fuzz_dir = root.to_string_lossy();
+        let mut args =
+            vec!["+nightly", "fuzz", "run", "--fuzz-dir", &fuzz_dir, target, "--", &limit];
+        if let Some(count) = &count {
+            args.push(count);
+        }
+        cmd("cargo", &args)
+            .with_context(|| format!("fuzz target {target} (manifest {manifest})"))?;
+    }
+    Ok(())
+}
+
+/// Copies `fuzz/seeds/<target>/*` into the target's corpus, once.
+fn seed_corpus(root: &std::path::Path, target: &str) -> anyhow::Result<()> {
+    let seeds = root.join("seeds").join(target);
+    let corpus = root.join("corpus").join(target);
+    if !seeds.is_dir() || corpus.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    for entry in fs::read_dir(&seeds)?.filter_map(Result::ok) {
+        fs::copy(entry.path(), corpus.join(entry.file_name()))?;
     }
     Ok(())
 }

@@ -24,9 +24,22 @@ const SHARE_ATTEMPTS: u32 = 3;
 /// The request body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ChatRequest {
+pub(crate) struct ChatRequest {
     conversation_id: String,
     message: String,
+}
+
+impl ChatRequest {
+    /// The conversation's coordinator scope, once the request is known to
+    /// be usable; the error is what the client is told.
+    pub(crate) fn check(&self) -> Result<turngate_coord::SessionId, &'static str> {
+        if self.conversation_id.is_empty() || self.message.is_empty() {
+            return Err("conversation_id and message must not be empty");
+        }
+        turngate_coord::SessionId::new(format!("chat:{}", self.conversation_id)).map_err(
+            |_| "conversation_id is not usable (too long, or it contains control characters)",
+        )
+    }
 }
 
 /// The reply body.
@@ -66,19 +79,9 @@ pub(super) async fn chat(
         let body = Problem { error, conversation_id: request.conversation_id.clone() };
         (status, Json(body)).into_response()
     };
-    if request.conversation_id.is_empty() || request.message.is_empty() {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "conversation_id and message must not be empty".to_owned(),
-        );
-    }
-    let Ok(scope) = turngate_coord::SessionId::new(format!("chat:{}", request.conversation_id))
-    else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "conversation_id is not usable (too long, or it contains control characters)"
-                .to_owned(),
-        );
+    let scope = match request.check() {
+        Ok(scope) => scope,
+        Err(problem_text) => return problem(StatusCode::BAD_REQUEST, problem_text.to_owned()),
     };
     let timeout = state.config.chat.request_timeout;
     let started = tokio::time::Instant::now();

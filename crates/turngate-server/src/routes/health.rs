@@ -29,9 +29,10 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {
     };
     match coordinator {
         Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
+        // The details (hosts, ports) are for the log, not for whoever asks.
         Ok(Err(error)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("coordinator unavailable: {error}\n"))
-                .into_response()
+            tracing::warn!(%error, "readiness: the coordinator is unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "coordinator unavailable\n").into_response()
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "coordinator did not answer in time\n")
             .into_response(),

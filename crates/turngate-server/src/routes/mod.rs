@@ -7,7 +7,7 @@
 
 mod audiocodes;
 mod calls;
-mod chat;
+pub(crate) mod chat;
 mod health;
 mod session;
 mod telnyx;

@@ -29,6 +29,7 @@ use turngate_llm::chat::{ConversationId, UserMessage};
 
 use super::util::{bearer_ok, same_secret};
 use crate::admission::{CappedGuard, PendingGuard};
+use crate::client_frames::ClientFrame;
 use crate::http::PeerAddr;
 use crate::sessions::{ConfirmOutcome, ToSession, connection_queue};
 use crate::state::AppState;
@@ -113,10 +114,8 @@ async fn serve(
     let acknowledged =
         tokio::time::timeout(state.config.limits.handshake_timeout, socket.recv()).await;
     let last_seq = match acknowledged {
-        Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<Value>(&text) {
-            Ok(ack) if ack.get("type").and_then(Value::as_str) == Some("ack") => {
-                ack.get("last_seq").and_then(Value::as_u64).or(last_seq)
-            }
+        Ok(Some(Ok(Message::Text(text)))) => match crate::client_frames::parse(&text) {
+            Ok(ClientFrame::Ack { last_seq: said }) => said.or(last_seq),
             _ => {
                 close_with(
                     &mut socket,
@@ -198,45 +197,25 @@ async fn on_client(
     id: &str,
     text: &str,
 ) -> Option<String> {
-    let Ok(message) = serde_json::from_str::<Value>(text) else {
-        return Some(json!({"type": "error", "reason": "not JSON"}).to_string());
-    };
-    match message.get("type").and_then(Value::as_str) {
-        Some("ping") => Some(json!({"type": "pong"}).to_string()),
-        Some("answer") => {
-            let confirm = message.get("id").and_then(Value::as_u64);
-            let approved = message.get("approved").and_then(Value::as_bool);
-            match (confirm, approved) {
-                (Some(confirm), Some(approved)) => {
-                    let answer = ToSession::Answer { id: confirm, approved };
-                    if queue_within(session, answer, state.config.limits.write_timeout).await {
-                        None
-                    } else {
-                        Some(
-                            json!({"type": "error", "reason": "the session is not keeping up; answer again"})
-                                .to_string(),
-                        )
-                    }
-                }
-                _ => Some(
-                    json!({"type": "error", "reason": "an answer needs `id` and `approved`"})
-                        .to_string(),
-                ),
+    let error = |reason: &str| Some(json!({"type": "error", "reason": reason}).to_string());
+    match crate::client_frames::parse(text) {
+        Err(reason) => error(reason),
+        Ok(ClientFrame::Ping) => Some(json!({"type": "pong"}).to_string()),
+        Ok(ClientFrame::Ack { .. }) => error("already acknowledged"),
+        Ok(ClientFrame::Answer { id: confirm, approved }) => {
+            let answer = ToSession::Answer { id: confirm, approved };
+            if queue_within(session, answer, state.config.limits.write_timeout).await {
+                None
+            } else {
+                error("the session is not keeping up; answer again")
             }
         }
-        Some("message") => {
-            let Some(text) = message.get("text").and_then(Value::as_str).filter(|t| !t.is_empty())
-            else {
-                return Some(
-                    json!({"type": "error", "reason": "a message needs `text`"}).to_string(),
-                );
-            };
+        Ok(ClientFrame::Message { text }) => {
             let Some(queue) = state.chat.clone() else {
-                return Some(json!({"type": "error", "reason": "no chat backend"}).to_string());
+                return error("no chat backend");
             };
             let session = session.clone();
             let conversation = ConversationId::new(format!("session:{id}"));
-            let text = text.to_owned();
             // The reply is sequenced like everything else, so a client that
             // drops before it arrives finds it on reconnect.
             tokio::spawn(async move {
@@ -251,7 +230,6 @@ async fn on_client(
             });
             None
         }
-        _ => Some(json!({"type": "error", "reason": "unknown message type"}).to_string()),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// The header carrying the stream's auth token on the upgrade: the
 /// `stream_auth_token` given to `streaming_start` (or dial/answer)
-/// (https://developers.telnyx.com/docs/voice/programmable-voice/media-streaming).
+/// (https://developers.telnyx.com/api/call-control/start-call-streaming).
 const STREAM_TOKEN: &str = "x-telnyx-streaming-auth-token";
 
 /// `GET /telnyx`: the media stream of one call, once its token checks out.

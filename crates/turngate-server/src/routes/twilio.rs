@@ -7,9 +7,11 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use turngate_telephony::Limits;
-use turngate_telephony::twilio::{ConnectStream, RequestValidator, TwilioConfig, TwilioTransport};
+use turngate_telephony::twilio::{
+    ConnectStream, RequestValidator, TwilioConfig, TwilioTransport, parse_form,
+};
 
-use super::util::{parse_form, public_base, ws_base};
+use super::util::{public_base, ws_base};
 use super::{Door, upgrade};
 use crate::http::PeerAddr;
 use crate::state::AppState;
@@ -33,7 +35,7 @@ pub(super) async fn voice(
             params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
         // Twilio signs the URL exactly as configured, query string included
-        // (https://www.twilio.com/docs/usage/security#validating-requests).
+        // (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
         let url = match uri.query() {
             Some(query) => format!("{base}/twilio/voice?{query}"),
             None => format!("{base}/twilio/voice"),

@@ -62,58 +62,9 @@ pub(super) fn ws_base(http_base: &str) -> String {
     }
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body.
-pub(super) fn parse_form(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(name), decode(value))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        match byte {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(value) => {
-                        out.push(value);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse_form, same_secret, ws_base};
-
-    #[test]
-    fn forms_decode_plus_and_percent_and_keep_bad_escapes() {
-        let form = parse_form("CallSid=CA1&From=%2B1555+0100&Bad=%zz&Empty=");
-        assert_eq!(
-            form,
-            vec![
-                ("CallSid".to_owned(), "CA1".to_owned()),
-                ("From".to_owned(), "+1555 0100".to_owned()),
-                ("Bad".to_owned(), "%zz".to_owned()),
-                ("Empty".to_owned(), String::new()),
-            ]
-        );
-    }
+    use super::{same_secret, ws_base};
 
     #[test]
     fn secrets_compare_whole() {

@@ -9,6 +9,7 @@
 //! played back on them), ConversationRelay, and the Webhooks-Rule
 //! HMAC-SHA256 signature (`X-Twilio-Webhooks-Signature-Settings`).
 
+mod form;
 mod protocol;
 mod signature;
 mod twiml;
@@ -17,6 +18,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use form::parse_form;
 pub use protocol::{TwilioConfig, TwilioTransport};
 pub use signature::RequestValidator;
 pub use twiml::{ConnectStream, TwimlError};
@@ -29,6 +31,29 @@ pub fn fuzz_frames(data: &[u8]) -> [usize; 3] {
     crate::transport::fuzz::run(data, FUZZ_PREAMBLE, |now| {
         Box::new(TwilioTransport::new(TwilioConfig::default(), now))
     })
+}
+
+/// The fuzz target's entry point for webhooks: the first line is the URL,
+/// the second the `X-Twilio-Signature` header, the rest the form body.
+/// Parsing must not panic, and a signature verifies only when it is the
+/// one computed over that URL and those parameters (the fuzzer does not
+/// know the token, so it never should).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn fuzz_webhook(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\n');
+    let url = parts.next().unwrap_or_default();
+    let signature = parts.next();
+    let params = parse_form(parts.next().unwrap_or_default());
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let validator = RequestValidator::new("fuzz-auth-token");
+    if validator.validate(url, &pairs, signature).is_ok() {
+        assert_eq!(signature.map(str::trim), Some(validator.sign(url, &pairs).as_str()));
+    }
+    if validator.validate_upgrade(url, signature).is_ok() {
+        assert!(signature.is_some(), "an upgrade verified without a signature");
+    }
 }
 
 /// Frames that take a fresh leg past its start, so fuzzing reaches media

@@ -399,3 +399,27 @@ fn connect_stream_refuses_what_twilio_would_drop() {
     let bad = ConnectStream::new("wss://b.example.com/twilio").parameter("k", "a\u{1}b").render();
     assert_eq!(bad, Err(TwimlError::BadCharacter("value")));
 }
+
+#[test]
+fn forms_decode_plus_and_percent_and_keep_bad_escapes() {
+    let form = parse_form("CallSid=CA1&From=%2B1555+0100&Bad=%zz&Empty=");
+    assert_eq!(
+        form,
+        vec![
+            ("CallSid".to_owned(), "CA1".to_owned()),
+            ("From".to_owned(), "+1555 0100".to_owned()),
+            ("Bad".to_owned(), "%zz".to_owned()),
+            ("Empty".to_owned(), String::new()),
+        ]
+    );
+}
+
+#[test]
+fn the_webhook_harness_verifies_only_the_signature_computed_for_the_url_and_form() {
+    let validator = RequestValidator::new("fuzz-auth-token");
+    let url = "https://bridge.example.com/twilio/voice?tenant=t1";
+    let signature = validator.sign(url, &[("CallSid", "CA1"), ("From", "+15550100")]);
+    fuzz_webhook(format!("{url}\n{signature}\nCallSid=CA1&From=%2B15550100").as_bytes());
+    fuzz_webhook(b"https://x\nAAAA\nCallSid=CA1");
+    fuzz_webhook(b"");
+}

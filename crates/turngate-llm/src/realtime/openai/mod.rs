@@ -23,6 +23,8 @@
 //!
 //! [`ClientEventId`]: turngate_core::ClientEventId
 
+#[cfg(any(test, feature = "fuzzing"))]
+mod fuzz;
 mod io;
 mod protocol;
 mod transcript;
@@ -42,6 +44,8 @@ use super::{
     RealtimeSessionConfig,
 };
 
+#[cfg(feature = "fuzzing")]
+pub use fuzz::fuzz_server_events;
 pub use io::OpenAiConnection;
 pub use wire::CREATE_TAG_KEY;
 
