@@ -1,5 +1,6 @@
 //! Placing simulated calls and judging how they went.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -111,4 +112,18 @@ fn one_line(report: &CallReport) -> String {
     let mut parts: Vec<String> = report.failures.clone();
     parts.extend(report.violations.iter().cloned());
     parts.join("; ")
+}
+
+/// Saves the server's record of `call` (its timeline) beside the workers'
+/// logs, so a violation can be read afterwards; says where, or why not.
+pub(crate) async fn save_record(worker: &Worker, dir: &Path, call: &Placed) -> String {
+    let Some(record) = worker.record(&carrier_id(call.protocol, &call.id)).await else {
+        return "the worker has no record of it".to_owned();
+    };
+    let path = dir.join(format!("{}.json", call.id));
+    match serde_json::to_vec_pretty(&record).map(|bytes| std::fs::write(&path, bytes)) {
+        Ok(Ok(())) => format!("record: {}", path.display()),
+        Ok(Err(error)) => format!("cannot write {}: {error}", path.display()),
+        Err(error) => format!("cannot encode its record: {error}"),
+    }
 }

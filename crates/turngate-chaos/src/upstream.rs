@@ -44,7 +44,10 @@ pub(crate) async fn run(binary: &Path, scale: Scale) -> anyhow::Result<Verdict> 
                 served += 1;
                 answered += report.turn_latencies.len();
             }
-            Err(problem) => violations.push(problem),
+            Err(problem) => {
+                let saved = calls::save_record(&worker, &rig.dir, call).await;
+                violations.push(format!("{problem} ({saved})"));
+            }
         }
     }
     if !worker.wait_idle(Duration::from_secs(15)).await {

@@ -54,6 +54,12 @@ pub struct Session {
     tools: Vec<ToolWait>,
 
     appended_since_commit: Duration,
+    /// The most recent audio appended since the last commit (at most
+    /// `readiness_buffer` of it): the backend's input buffer dies with its
+    /// connection, so this is sent again on the next one, and a caller who
+    /// was mid-sentence when the link dropped is still heard whole.
+    uncommitted: VecDeque<AudioChunk>,
+    uncommitted_duration: Duration,
     commit_wanted: bool,
     unacked_commits: VecDeque<(ClientEventId, u64)>,
     sent: VecDeque<(ClientEventId, Sent)>,
@@ -172,6 +178,8 @@ impl Session {
             out_of_band: VecDeque::new(),
             tools: Vec::new(),
             appended_since_commit: Duration::ZERO,
+            uncommitted: VecDeque::new(),
+            uncommitted_duration: Duration::ZERO,
             commit_wanted: false,
             unacked_commits: VecDeque::new(),
             sent: VecDeque::new(),
@@ -430,8 +438,7 @@ impl Session {
             return;
         }
         if self.ready {
-            self.appended_since_commit += audio.duration;
-            self.push(Command::Backend(BackendCommand::AppendAudio(audio)));
+            self.append(audio);
             return;
         }
         // Before the backend is ready, hold the most recent audio only: what
@@ -445,6 +452,29 @@ impl Session {
             self.held_audio_duration = self.held_audio_duration.saturating_sub(oldest.duration);
             self.event(Event::CallerAudioDropped { duration: oldest.duration });
         }
+    }
+
+    /// Sends caller audio to a ready backend, keeping a copy until the next
+    /// commit in case the connection drops first.
+    fn append(&mut self, audio: AudioChunk) {
+        self.appended_since_commit += audio.duration;
+        self.uncommitted_duration += audio.duration;
+        self.uncommitted.push_back(audio.clone());
+        while self.uncommitted_duration > self.config.readiness_buffer {
+            let Some(oldest) = self.uncommitted.pop_front() else {
+                break;
+            };
+            self.uncommitted_duration = self.uncommitted_duration.saturating_sub(oldest.duration);
+        }
+        self.push(Command::Backend(BackendCommand::AppendAudio(audio)));
+    }
+
+    /// The backend's input buffer became a turn (or died): nothing in it is
+    /// to be sent again.
+    fn forget_uncommitted(&mut self) {
+        self.appended_since_commit = Duration::ZERO;
+        self.uncommitted.clear();
+        self.uncommitted_duration = Duration::ZERO;
     }
 
     fn on_speech_started(&mut self, now: Instant) {
@@ -508,7 +538,7 @@ impl Session {
         }
         let event_id = self.event_id(Sent::Commit);
         self.push(Command::Backend(BackendCommand::Commit { event_id }));
-        self.appended_since_commit = Duration::ZERO;
+        self.forget_uncommitted();
         if let Some(seq) = self.register_turn(now) {
             self.unacked_commits.push_back((event_id, seq));
         }
@@ -610,8 +640,7 @@ impl Session {
         }
         self.held_audio_duration = Duration::ZERO;
         for audio in mem::take(&mut self.held_audio) {
-            self.appended_since_commit += audio.duration;
-            self.push(Command::Backend(BackendCommand::AppendAudio(audio)));
+            self.append(audio);
         }
         for held in mem::take(&mut self.held_backend) {
             match held {
@@ -634,7 +663,11 @@ impl Session {
         self.event(Event::BackendLost);
         self.playback.backend_lost();
         // The backend's input buffer and responses died with the connection.
+        // What the caller said since the last commit is held again, to be
+        // sent first on the next connection (before anything said meanwhile).
         self.appended_since_commit = Duration::ZERO;
+        self.held_audio = mem::take(&mut self.uncommitted);
+        self.held_audio_duration = mem::replace(&mut self.uncommitted_duration, Duration::ZERO);
         self.unacked_commits.clear();
         self.out_of_band.clear();
         let from = self.gate.kind();
@@ -685,7 +718,7 @@ impl Session {
             return;
         }
         // The backend's VAD committed: its input buffer is empty again.
-        self.appended_since_commit = Duration::ZERO;
+        self.forget_uncommitted();
         self.register_turn(now);
     }
 

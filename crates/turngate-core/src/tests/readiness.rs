@@ -89,6 +89,54 @@ fn a_backend_that_never_becomes_ready_ends_the_session() {
     );
 }
 
+/// The backend's input buffer dies with its connection: what the caller
+/// said since the last commit is sent again first on the next one, then
+/// what they said while it was away, so a sentence cut by the drop is
+/// heard whole. Audio already committed as a turn is not sent twice.
+#[test]
+fn audio_not_yet_committed_is_sent_again_after_a_lost_backend() {
+    check(
+        "
+        ready
+        audio 20
+        commit
+        audio 40
+        speech
+        audio 60
+        lost
+        audio 80
+        ready
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            audio 20
+              backend append 20ms
+            commit
+              · turn queued (1 pending)
+              backend create tg1 answer
+              · gate idle -> requested
+            audio 40
+              backend append 40ms
+            speech
+              · user speaking
+              · barge-in, nothing playing
+            audio 60
+              backend append 60ms
+            lost
+              · backend lost
+              · gate requested -> idle
+            audio 80
+            ready
+              · backend ready
+              backend append 40ms
+              backend append 60ms
+              backend append 80ms
+            = live, gate idle, user speaking, 1 turns and 0 requests pending
+        "#]],
+    );
+}
+
 /// A dropped backend connection loses what was in flight there: the turns
 /// are asked again once it is back, and nothing is sent while it is away.
 #[test]

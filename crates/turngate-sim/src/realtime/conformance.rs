@@ -195,7 +195,10 @@ pub async fn run_call(
             caller.hung_up = true;
             queue.push_back(Input::CallEnded);
         }
-        queue.extend(caller.due(at, &session));
+        // The caller judges the session as it will be once what arrived
+        // is handled: it never hangs up on a commit still in the queue.
+        let settled = queue.is_empty();
+        queue.extend(caller.due(at, &session, settled));
         if queue.is_empty() {
             queue.push_back(Input::Tick);
         }
@@ -320,8 +323,10 @@ impl Caller {
         (!self.hung_up).then_some(self.next_at)
     }
 
-    /// The inputs due by `now`.
-    fn due(&mut self, now: Instant, session: &Session) -> Vec<Input> {
+    /// The inputs due by `now`. `settled` is false while inputs from the
+    /// backend or the carrier wait to be handled; the caller does not hang
+    /// up then.
+    fn due(&mut self, now: Instant, session: &Session, settled: bool) -> Vec<Input> {
         let mut inputs = Vec::new();
         while !self.hung_up && self.next_at <= now {
             self.next_at += self.chunk_wall;
@@ -357,13 +362,20 @@ impl Caller {
                 continue;
             }
             // The script is spoken: hang up once the session is quiet for a
-            // moment (the last turn committed, answered and heard).
-            let quiet = !agent_busy && session.tools_running() == 0 && !session.user_speaking();
+            // moment (the last turn committed, answered and heard). A server's
+            // VAD commits a moment after the speech ends, later still on a
+            // loaded machine, so the caller waits longer while fewer turns
+            // were committed than it spoke (bounded: a turn may also have
+            // been merged or lost, which the outcome reports).
+            let quiet =
+                settled && !agent_busy && session.tools_running() == 0 && !session.user_speaking();
+            let all_committed = session.counters().turns_committed >= u64::from(self.spoken);
+            let window = self.min_gap / self.speedup * if all_committed { 2 } else { 20 };
             match (quiet, self.quiet_since) {
                 (false, _) => self.quiet_since = None,
                 (true, None) => self.quiet_since = Some(now),
                 (true, Some(since)) => {
-                    if now.duration_since(since) >= self.min_gap / self.speedup * 2 {
+                    if now.duration_since(since) >= window {
                         self.hung_up = true;
                         inputs.push(Input::CallEnded);
                     }

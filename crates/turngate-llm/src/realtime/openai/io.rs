@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tracing::Instrument as _;
 use turngate_core::{BackendCommand, Input};
 
 use super::protocol::{Out, Protocol, SharedStats};
@@ -94,7 +95,9 @@ pub(crate) async fn connect(
         pending: VecDeque::new(),
         out: Out::default(),
     };
-    let handle = tokio::spawn(task.run(ws));
+    // The connection's task logs under the caller's span (the call), so a
+    // dropped link is found next to the call it happened to.
+    let handle = tokio::spawn(task.run(ws).instrument(tracing::Span::current()));
     Ok(OpenAiConnection {
         commands: command_tx,
         inputs: input_rx,
