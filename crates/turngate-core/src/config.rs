@@ -41,7 +41,8 @@ pub struct SessionConfig {
     #[serde(rename = "ready_timeout_ms", with = "millis")]
     pub ready_timeout: Duration,
     /// How much caller audio to hold while the backend is not ready; beyond
-    /// it the oldest is dropped and counted.
+    /// it the oldest is dropped and counted. It also bounds the uncommitted
+    /// audio kept to be sent again after a lost connection.
     #[serde(rename = "readiness_buffer_ms", with = "millis")]
     pub readiness_buffer: Duration,
     /// How long a create may go unanswered (no `response.created`, no error).

@@ -158,7 +158,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     (
         "session.readiness_buffer_ms",
-        "Caller audio held while the model is not ready; the oldest beyond it is dropped and counted.",
+        "Caller audio held while the model is not ready (the oldest beyond it is dropped and counted), and the most recent uncommitted audio sent again after a dropped model connection.",
     ),
     ("session.create_timeout_ms", "How long a `response.create` may go unanswered."),
     ("session.cancel_timeout_ms", "How long a `response.cancel` may go unanswered."),

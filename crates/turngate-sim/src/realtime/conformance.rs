@@ -187,8 +187,10 @@ pub async fn run_call(
         queue.extend(carrier.due(at));
         if at >= wall_limit && !caller.hung_up {
             outcome.failure = Some(format!(
-                "the call did not settle within {:?}: {} turns pending, gate {:?}",
+                "the call did not settle within {:?}: {} of {} utterances committed, {} turns pending, gate {:?}",
                 plan.script.max_wall,
+                session.counters().turns_committed,
+                caller.spoken,
                 session.pending_turns(),
                 session.gate()
             ));
@@ -362,15 +364,18 @@ impl Caller {
                 continue;
             }
             // The script is spoken: hang up once the session is quiet for a
-            // moment (the last turn committed, answered and heard). A server's
-            // VAD commits a moment after the speech ends, later still on a
-            // loaded machine, so the caller waits longer while fewer turns
-            // were committed than it spoke (bounded: a turn may also have
-            // been merged or lost, which the outcome reports).
-            let quiet =
-                settled && !agent_busy && session.tools_running() == 0 && !session.user_speaking();
+            // moment with every utterance committed, answered and heard. A
+            // server's VAD commits a moment after the speech ends (later on a
+            // loaded machine, later still across a reconnect), so the caller
+            // waits for it; an utterance that is never committed was lost,
+            // and the wall limit reports it.
             let all_committed = session.counters().turns_committed >= u64::from(self.spoken);
-            let window = self.min_gap / self.speedup * if all_committed { 2 } else { 20 };
+            let quiet = settled
+                && all_committed
+                && !agent_busy
+                && session.tools_running() == 0
+                && !session.user_speaking();
+            let window = self.min_gap / self.speedup * 2;
             match (quiet, self.quiet_since) {
                 (false, _) => self.quiet_since = None,
                 (true, None) => self.quiet_since = Some(now),
