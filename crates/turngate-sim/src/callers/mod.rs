@@ -12,8 +12,9 @@
 //! up, and `violations`, which a test should require to be empty.
 //!
 //! The callers are independent implementations of the carriers, written
-//! from the carriers' documentation (see `PROTOCOLS.md` sections C, D, E
-//! and F), and at least as strict as they are: unknown events, unknown or
+//! from the carriers' public documentation (Twilio Media Streams, Telnyx
+//! media streaming, the AudioCodes Bot API; `docs/protocols/` links each
+//! page), and at least as strict as they are: unknown events, unknown or
 //! missing fields, the wrong stream id, binary frames, file headers in
 //! audio, messages out of order and unoffered formats are all violations,
 //! worded with the carrier's own error codes where it has them.

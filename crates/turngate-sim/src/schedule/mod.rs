@@ -7,7 +7,8 @@
 //! asks for responses. Latencies, faults (rejected creates, slow
 //! `response.created`, failed responses, late deltas, duplicate events,
 //! dropped connections) and the session's own configuration are random.
-//! After every step a monitor checks DESIGN.md's invariants from what
+//! After every step a monitor checks the core's invariants (listed in
+//! `docs/ARCHITECTURE.md`) from what
 //! crossed the core's boundary:
 //!
 //! 1. never two responses requested or active at once;

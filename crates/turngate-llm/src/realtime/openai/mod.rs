@@ -89,7 +89,7 @@ pub struct OpenAiRealtimeConfig {
     /// that stops reading is treated as a lost link (and reconnected).
     pub write_timeout: Duration,
     /// The WebSocket read buffer (tungstenite zero-fills it per read, so
-    /// small is cheaper; PERFORMANCE.md measured 4 KiB).
+    /// small is cheaper; 4 KiB holds any one Realtime event we expect).
     pub read_buffer_size: usize,
     /// The least audio a commit must carry (the upstream rejects less).
     pub min_commit: Duration,
