@@ -23,8 +23,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use turngate_audio::{AudioFormat, alaw, pcm16, ulaw};
 use turngate_core::{
-    AppCommand, AudioChunk, Command, DropReason, Event, Input, MarkId, Session, SessionConfig,
-    TransportCommand, TurnDetection,
+    AppCommand, AudioChunk, Command, DropReason, EndReason, Event, Input, MarkId, Session,
+    SessionConfig, TransportCommand, TurnDetection,
 };
 use turngate_llm::realtime::{ConnectionStats, RealtimeBackend, RealtimeSessionConfig};
 use turngate_llm::tool::{ToolHandler, output_text};
@@ -92,6 +92,23 @@ pub struct CallOutcome {
     pub failure: Option<String>,
     /// Wall time of the call.
     pub wall: Duration,
+    /// Why the session ended, as the core reported it.
+    pub ended: Option<EndReason>,
+    /// The last inputs and events of the call (milliseconds since its
+    /// start), so that a failed call can be read without a rerun.
+    pub trail: VecDeque<String>,
+}
+
+/// How many inputs and events a call's trail keeps.
+const TRAIL: usize = 48;
+
+impl CallOutcome {
+    fn note(&mut self, started: Instant, what: String) {
+        if self.trail.len() == TRAIL {
+            self.trail.pop_front();
+        }
+        self.trail.push_back(format!("{:>6}ms {what}", started.elapsed().as_millis()));
+    }
 }
 
 impl CallOutcome {
@@ -205,6 +222,9 @@ pub async fn run_call(
             queue.push_back(Input::Tick);
         }
         while let Some(input) = queue.pop_front() {
+            if !matches!(input, Input::CallerAudio(_) | Input::Tick) {
+                outcome.note(started, format!("in  {}", brief(&input)));
+            }
             let commands = session.handle(at.into_std(), input);
             for command in commands {
                 match command {
@@ -231,8 +251,14 @@ pub async fn run_call(
                             let _ = tool_tx.send((call_id, output)).await;
                         });
                     }
+                    Command::App(AppCommand::SessionEnded { reason }) => {
+                        outcome.ended = Some(reason);
+                    }
                     Command::App(_) => {}
-                    Command::Event(event) => tally(&mut outcome, event),
+                    Command::Event(event) => {
+                        outcome.note(started, format!("ev  {event:?}"));
+                        tally(&mut outcome, event);
+                    }
                 }
             }
         }
@@ -251,6 +277,20 @@ pub async fn run_call(
     connection.close().await;
     outcome.wall = started.elapsed();
     outcome
+}
+
+/// An input for the trail, without audio payloads.
+fn brief(input: &Input) -> String {
+    match input {
+        Input::ResponseAudio { response_id, audio, .. } => {
+            format!("ResponseAudio {} {:?}", response_id.0, audio.duration)
+        }
+        other => {
+            let mut text = format!("{other:?}");
+            text.truncate(160);
+            text
+        }
+    }
 }
 
 fn tally(outcome: &mut CallOutcome, event: Event) {

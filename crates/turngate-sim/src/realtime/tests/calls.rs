@@ -86,7 +86,11 @@ fn sim_config(flavor: Flavor, seed: u64) -> SimConfig {
 fn backend(server: &SimServer) -> Arc<dyn RealtimeBackend> {
     let config = OpenAiRealtimeConfig {
         max_create_hold: Duration::from_millis(2500),
-        auto_response_wait: Duration::from_millis(400),
+        // The production default (1.5 s) on purpose: the server's automatic
+        // `response.created` may reach us late when this machine is busy
+        // (the callers run four times faster than real time, the scheduler
+        // does not), and a create released before it is a real conflict.
+        auto_response_wait: Duration::from_millis(1500),
         connect_timeout: Duration::from_secs(5),
         reconnect: ReconnectPolicy {
             initial_backoff: Duration::from_millis(20),
@@ -99,6 +103,9 @@ fn backend(server: &SimServer) -> Arc<dyn RealtimeBackend> {
     .with_url(server.url());
     Arc::new(OpenAiRealtime::new(config))
 }
+
+/// How much faster than real time the callers speak and the carrier plays.
+const SPEEDUP: u32 = 4;
 
 fn plan(flavor: Flavor, index: u64) -> CallPlan {
     let seed = 0x7467_0000 + index;
@@ -159,12 +166,16 @@ fn plan(flavor: Flavor, index: u64) -> CallPlan {
         retry_backoff: Duration::from_millis(40),
         playback_grace: Duration::from_millis(500),
         tool_timeout: Duration::from_secs(2),
+        // The callers send audio SPEEDUP times faster than real time, so the
+        // core's limit on caller audio is scaled by as much: unscaled, a call
+        // slowed past two seconds by a busy machine is ended as abusive.
+        caller_audio_rate: SessionConfig::default().caller_audio_rate * f64::from(SPEEDUP),
         ..SessionConfig::default()
     };
     let script = CallScript {
         seed,
         turns: 2 + (index % 3) as u32,
-        speedup: 4,
+        speedup: SPEEDUP,
         talk_over: index.is_multiple_of(2),
         chunk: Duration::from_millis(40),
         min_gap: Duration::from_millis(480),
@@ -188,13 +199,15 @@ impl ToolHandler for SlowLookup {
 
 fn describe_failure(index: usize, outcome: &CallOutcome) -> String {
     format!(
-        "call {index}: committed {} answered {} dropped {:?} failure {:?} errors {:?} stats {:?}",
+        "call {index}: committed {} answered {} dropped {:?} ended {:?} failure {:?} errors {:?} stats {:?}\n  {}",
         outcome.committed,
         outcome.answered,
         outcome.dropped,
+        outcome.ended,
         outcome.failure,
         outcome.backend_errors,
-        outcome.stats
+        outcome.stats,
+        outcome.trail.iter().cloned().collect::<Vec<_>>().join("\n  ")
     )
 }
 
