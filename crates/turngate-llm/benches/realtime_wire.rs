@@ -41,7 +41,7 @@ fn main() {
 /// Returns the time for all appends and for all deltas.
 async fn measure(payload: PayloadEncoding) -> (Duration, Duration) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/v1/realtime?model=gpt-realtime", listener.local_addr().unwrap());
+    let url = format!("ws://{}/v1/realtime?model=gpt-realtime-2.1", listener.local_addr().unwrap());
     let (appends_seen, appends_done) = oneshot::channel();
     let (start_deltas, deltas_go) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -1,5 +1,7 @@
 //! LLM backends: the `RealtimeBackend` and `ChatBackend` traits and their providers.
 
 pub mod chat;
+#[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
+pub mod models;
 pub mod realtime;
 pub mod tool;

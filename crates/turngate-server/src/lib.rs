@@ -23,6 +23,7 @@ mod admission;
 mod chat_order;
 mod driver;
 mod http;
+mod model_check;
 mod recording;
 mod routes;
 mod server;

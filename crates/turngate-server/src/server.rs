@@ -34,6 +34,9 @@ pub enum ServerError {
         /// Why.
         detail: String,
     },
+    /// A configured model is unknown to the model API or already shut down.
+    #[error("model check: {0}")]
+    Models(String),
     /// The listener failed.
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
@@ -142,6 +145,7 @@ impl ServerBuilder {
         let admin = config.admin_addr()?;
         let doors = config.check_exposure(&main, admin.as_ref(), &open_routes)?;
         let tls = crate::tls::Tls::load(&config.tls)?;
+        crate::model_check::run(&config).await?;
         let coordinator = match self.coordinator {
             Some(coordinator) => coordinator,
             None => providers::coordinator(&config).await?,

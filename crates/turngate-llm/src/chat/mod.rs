@@ -28,7 +28,7 @@ mod queue;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod remembered;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
-mod rest;
+pub(crate) mod rest;
 mod retry;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod turns;

@@ -26,6 +26,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
     EnvVar { name: "TURNGATE_CHAT_BACKEND", key: "openai.chat_backend" },
     EnvVar { name: "TURNGATE_ASSISTANT_ID", key: "openai.assistant_id" },
+    EnvVar { name: "TURNGATE_CHAT_MODEL", key: "openai.chat_model" },
+    EnvVar { name: "TURNGATE_TRANSCRIPTION_MODEL", key: "openai.transcription_model" },
     EnvVar { name: "TURNGATE_REDIS_URL", key: "redis.url" },
     EnvVar { name: "TURNGATE_TWILIO_AUTH_TOKEN", key: "auth.twilio_auth_token" },
     EnvVar { name: "TURNGATE_TELNYX_PUBLIC_KEY", key: "auth.telnyx_public_key" },
@@ -85,6 +87,8 @@ pub(super) fn apply(
                 };
             }
             "TURNGATE_ASSISTANT_ID" => config.openai.assistant_id = value,
+            "TURNGATE_CHAT_MODEL" => config.openai.chat_model = value,
+            "TURNGATE_TRANSCRIPTION_MODEL" => config.openai.transcription_model = value,
             "TURNGATE_REDIS_URL" => config.redis.url = value,
             "TURNGATE_TWILIO_AUTH_TOKEN" => config.auth.twilio_auth_token = value,
             "TURNGATE_TELNYX_PUBLIC_KEY" => config.auth.telnyx_public_key = value,

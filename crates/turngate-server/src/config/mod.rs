@@ -128,6 +128,22 @@ pub struct TlsSettings {
     pub ca_file: String,
 }
 
+// The default models, none with a shutdown announced before 2027-06. Their
+// predecessors shut down soon: `gpt-realtime` on 2027-01-20, `gpt-4.1-mini`
+// on 2027-01-14, `gpt-4o-mini-transcribe` on 2027-02-26 (the shutdown dates
+// in the openai-python SDK's model docstrings, which point to
+// https://developers.openai.com/api/docs/deprecations). `gpt-realtime-2.1`
+// is the model OpenAI's Realtime guides now use; `gpt-6-luna` and
+// `gpt-live-transcribe` are the replacements copies of the deprecations page
+// name. The start-up model check reports any of them the API does not know.
+
+/// The Realtime model in the default `openai.realtime_url`.
+pub const DEFAULT_REALTIME_MODEL: &str = "gpt-realtime-2.1";
+/// The default `openai.chat_model`.
+pub const DEFAULT_CHAT_MODEL: &str = "gpt-6-luna";
+/// The default `openai.transcription_model`.
+pub const DEFAULT_TRANSCRIPTION_MODEL: &str = "gpt-live-transcribe";
+
 /// The upstream model APIs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -149,6 +165,12 @@ pub struct OpenAiConfig {
     pub assistant_id: String,
     /// The model for the chat APIs.
     pub chat_model: String,
+    /// The model that transcribes the caller for the call record (Realtime
+    /// input transcription); empty: no caller transcript.
+    pub transcription_model: String,
+    /// With an API key, ask the model API at start whether each configured
+    /// model exists and when it shuts down.
+    pub check_models: bool,
 }
 
 /// Which chat API serves `/chat`.
@@ -296,13 +318,17 @@ impl Default for OpenAiConfig {
     fn default() -> Self {
         OpenAiConfig {
             api_key: String::new(),
-            realtime_url: "wss://api.openai.com/v1/realtime?model=gpt-realtime".to_owned(),
+            realtime_url: format!(
+                "wss://api.openai.com/v1/realtime?model={DEFAULT_REALTIME_MODEL}"
+            ),
             base_url: "https://api.openai.com/v1".to_owned(),
             voice: "marin".to_owned(),
             instructions: "You are a helpful, concise phone agent.".to_owned(),
             chat_backend: ChatBackendKind::Responses,
             assistant_id: String::new(),
-            chat_model: "gpt-4.1-mini".to_owned(),
+            chat_model: DEFAULT_CHAT_MODEL.to_owned(),
+            transcription_model: DEFAULT_TRANSCRIPTION_MODEL.to_owned(),
+            check_models: true,
         }
     }
 }
@@ -379,6 +405,8 @@ impl fmt::Debug for OpenAiConfig {
             .field("chat_backend", &self.chat_backend)
             .field("assistant_id", &self.assistant_id)
             .field("chat_model", &self.chat_model)
+            .field("transcription_model", &self.transcription_model)
+            .field("check_models", &self.check_models)
             .finish_non_exhaustive()
     }
 }

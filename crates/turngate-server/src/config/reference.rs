@@ -96,6 +96,14 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     ("openai.chat_model", "Model for the chat APIs."),
     (
+        "openai.transcription_model",
+        "Model that transcribes the caller for the call record (the Realtime session's input transcription). Empty: no caller transcript.",
+    ),
+    (
+        "openai.check_models",
+        "With an API key: at start, ask `GET {base_url}/models/{model}` about the Realtime model (the `model` of `realtime_url`), the chat model and the transcription model, at most 5 s in all. A model the API does not know (`model_not_found`) or whose announced `shutdown_date` has passed stops the start; one with a shutdown date ahead is warned about at every start; an API that cannot answer is warned about and the start goes on. `false` skips the check (servers without a models endpoint).",
+    ),
+    (
         "telnyx.api_key",
         "Telnyx API key, used to hang up calls (`POST /calls/{id}/actions/hangup`): closing a Telnyx media stream does not end the call. Empty: the server can only drop the stream (warned).",
     ),

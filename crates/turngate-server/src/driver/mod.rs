@@ -942,7 +942,8 @@ fn realtime_config(
         input_format: input,
         output_format: output,
         turn_detection,
-        input_transcription: Some("gpt-4o-mini-transcribe".to_owned()),
+        input_transcription: Some(state.config.openai.transcription_model.clone())
+            .filter(|model| !model.is_empty()),
         tools: state.tool_specs.clone(),
         ..RealtimeSessionConfig::default()
     }

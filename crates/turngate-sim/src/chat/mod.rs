@@ -23,12 +23,15 @@
 //! `call:name`; a message containing `[hang]` starts work that never ends by
 //! itself.
 //!
+//! Both also answer `GET /v1/models/{model}` from [`SimConfig::models`].
+//!
 //! What this module deliberately does not do: streaming (SSE), files,
 //! vector stores, assistants management beyond the configured ones, or any
 //! real language modelling.
 
 pub mod assistants;
 mod model;
+mod models;
 mod record;
 pub mod responses;
 mod server;
@@ -39,6 +42,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub use models::SimModel;
 pub use record::{Event, EventKind, Stats, Violations, recovery_overheads};
 pub use server::ChatSim;
 
@@ -60,6 +64,9 @@ pub struct SimConfig {
     pub assistants: Vec<SimAssistant>,
     /// When set, every request must carry `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
+    /// The models `GET /v1/models/{model}` knows; any other is
+    /// `model_not_found`.
+    pub models: Vec<SimModel>,
 }
 
 impl Default for SimConfig {
@@ -78,6 +85,7 @@ impl Default for SimConfig {
                 },
             ],
             api_key: None,
+            models: SimModel::catalogue(),
         }
     }
 }

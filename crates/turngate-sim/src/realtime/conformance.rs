@@ -103,7 +103,7 @@ pub struct CallOutcome {
 const TRAIL: usize = 48;
 
 impl CallOutcome {
-    fn note(&mut self, started: Instant, what: String) {
+    fn note(&mut self, started: Instant, what: &str) {
         if self.trail.len() == TRAIL {
             self.trail.pop_front();
         }
@@ -223,7 +223,7 @@ pub async fn run_call(
         }
         while let Some(input) = queue.pop_front() {
             if !matches!(input, Input::CallerAudio(_) | Input::Tick) {
-                outcome.note(started, format!("in  {}", brief(&input)));
+                outcome.note(started, &format!("in  {}", brief(&input)));
             }
             let commands = session.handle(at.into_std(), input);
             for command in commands {
@@ -256,7 +256,7 @@ pub async fn run_call(
                     }
                     Command::App(_) => {}
                     Command::Event(event) => {
-                        outcome.note(started, format!("ev  {event:?}"));
+                        outcome.note(started, &format!("ev  {event:?}"));
                         tally(&mut outcome, event);
                     }
                 }

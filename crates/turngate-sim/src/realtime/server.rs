@@ -89,9 +89,9 @@ impl SimServer {
         self.addr
     }
 
-    /// The URL a client connects to (`ws://…/v1/realtime?model=gpt-realtime`).
+    /// The URL a client connects to (`ws://…/v1/realtime?model=gpt-realtime-2.1`).
     pub fn url(&self) -> String {
-        format!("ws://{}/v1/realtime?model=gpt-realtime", self.addr)
+        format!("ws://{}/v1/realtime?model=gpt-realtime-2.1", self.addr)
     }
 
     /// The shared record of violations and activity.

@@ -53,7 +53,7 @@ pub use wire::CREATE_TAG_KEY;
 pub const PROVIDER: &str = "openai-realtime";
 
 /// The default endpoint, with the GA model.
-pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime?model=gpt-realtime";
+pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1";
 
 /// The session limit OpenAI enforces (it closes with 1001 at 60 minutes).
 pub const MAX_SESSION: Duration = Duration::from_secs(60 * 60);

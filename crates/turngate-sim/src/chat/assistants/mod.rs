@@ -93,6 +93,7 @@ pub(crate) fn router(sim: Sim) -> Router {
         .route("/v1/threads/{thread}/runs/{run}", get(get_run))
         .route("/v1/threads/{thread}/runs/{run}/cancel", post(cancel_run))
         .route("/v1/threads/{thread}/runs/{run}/submit_tool_outputs", post(submit_tool_outputs))
+        .route("/v1/models/{model}", get(super::models::get_model::<Threads>))
         .fallback(unknown_route)
         .with_state(sim)
 }

@@ -401,7 +401,7 @@ impl Threads {
             "failed_at": null,
             "completed_at": run.completed,
             "incomplete_details": null,
-            "model": "gpt-4o",
+            "model": "gpt-6-luna",
             "instructions": run.instructions,
             "tools": run.tools.iter().map(|name| json!({"type": "function",
                 "function": {"name": name, "parameters": {"type": "object", "properties": {}}}}))

@@ -98,6 +98,7 @@ pub(crate) fn router(sim: Sim) -> Router {
         .route("/v1/responses", post(create_response))
         .route("/v1/responses/{response}", get(get_response))
         .route("/v1/responses/{response}/cancel", post(cancel_response))
+        .route("/v1/models/{model}", get(super::models::get_model::<Conversations>))
         .fallback(unknown_route)
         .with_state(sim)
 }

@@ -133,7 +133,7 @@ fn plan(flavor: Flavor, index: u64) -> CallPlan {
         instructions: Some("You are a test agent.".to_owned()),
         voice: Some("marin".to_owned()),
         turn_detection,
-        input_transcription: (variant != 2).then(|| "gpt-4o-mini-transcribe".to_owned()),
+        input_transcription: (variant != 2).then(|| "gpt-live-transcribe".to_owned()),
         tools: vec![ToolSpec {
             name: "lookup".to_owned(),
             description: "Looks something up.".to_owned(),

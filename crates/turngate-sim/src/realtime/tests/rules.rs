@@ -30,7 +30,7 @@ impl Harness {
             Arc::clone(&record),
             Arc::new(Ids::default()),
             7,
-            "gpt-realtime",
+            "gpt-realtime-2.1",
         );
         let mut harness = Harness { session, record, timers: Vec::new() };
         let opened = harness.session.on_open();
@@ -48,7 +48,7 @@ impl Harness {
                 Arc::clone(&harness.record),
                 Arc::new(Ids::default()),
                 7,
-                "gpt-realtime",
+                "gpt-realtime-2.1",
             ),
         );
         harness.session = session.with_observer(observer);

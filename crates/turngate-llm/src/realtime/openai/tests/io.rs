@@ -35,7 +35,7 @@ struct Server {
 /// A server that requires the bearer key `sk-test` and runs `script`.
 async fn server(script: Script) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/v1/realtime?model=gpt-realtime", listener.local_addr().unwrap());
+    let url = format!("ws://{}/v1/realtime?model=gpt-realtime-2.1", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&accepted);
     tokio::spawn(async move {

@@ -384,7 +384,7 @@ fn function_calls_are_handed_over_once_with_their_name() {
 #[test]
 fn a_reconnect_reinjects_the_conversation_in_order() {
     let session = RealtimeSessionConfig {
-        input_transcription: Some("gpt-4o-mini-transcribe".to_owned()),
+        input_transcription: Some("gpt-live-transcribe".to_owned()),
         ..RealtimeSessionConfig::default()
     };
     let mut harness = Harness::ready(OpenAiRealtimeConfig::default(), session);

@@ -33,7 +33,7 @@ fn phone_session() -> RealtimeSessionConfig {
             create_response: false,
             interrupt_response: false,
         }),
-        input_transcription: Some("gpt-4o-mini-transcribe".to_owned()),
+        input_transcription: Some("gpt-live-transcribe".to_owned()),
         tools: vec![ToolSpec {
             name: "lookup".to_owned(),
             description: "Looks up an order.".to_owned(),
