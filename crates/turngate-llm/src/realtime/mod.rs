@@ -36,6 +36,8 @@ mod stats;
 
 #[cfg(feature = "openai-realtime")]
 pub mod openai;
+#[cfg(feature = "openai-live")]
+pub mod openai_live;
 
 use std::fmt;
 use std::sync::Arc;
