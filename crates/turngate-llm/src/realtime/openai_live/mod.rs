@@ -14,6 +14,7 @@
 //! (<https://developers.openai.com/api/docs/guides/live-conversations>,
 //! <https://developers.openai.com/api/docs/guides/voice-websockets?api=live>).
 
+pub mod appends;
 pub mod wire;
 
 #[cfg(test)]

@@ -225,3 +225,165 @@ fn unknown_types_are_counted_and_broken_frames_named() {
         assert!(matches!(classify(broken), Classified::Corrupt(_)), "{broken}");
     }
 }
+
+// ---- The append outbox -------------------------------------------------------
+
+use super::appends::{AppendOutbox, AppendRequest, estimated_tokens, pieces};
+
+/// Runs a script against a fresh outbox (tag `s`) and compares the trace.
+/// Steps: `push <kind> <text>` (kind `i`, `t` or `c`; `c@d1` names
+/// delegation d1), `send` (everything that may go), `ack <id>`,
+/// `fail <id> <code|->`, `fixture`, `fixture-done`, `lost`.
+fn check(script: &str, expected: &str) {
+    let mut outbox = AppendOutbox::new("s");
+    let mut trace = Vec::new();
+    for step in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (verb, rest) = step.split_once(' ').unwrap_or((step, ""));
+        match verb {
+            "push" => {
+                let (kind, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                let (kind, delegation_id) = match kind.split_once('@') {
+                    Some((kind, delegation)) => (kind, Some(delegation.to_owned())),
+                    None => (kind, None),
+                };
+                let kind = match kind {
+                    "i" => AppendKind::Instructions,
+                    "t" => AppendKind::Thinking,
+                    "c" => AppendKind::Commentary,
+                    other => panic!("kind {other}"),
+                };
+                let ids =
+                    outbox.push(AppendRequest { kind, content: text.to_owned(), delegation_id });
+                trace.push(format!("queued {}", ids.join(",")));
+            }
+            "send" => {
+                while let Some(out) = outbox.next_to_send() {
+                    let delegation = out.delegation_id.map(|d| format!("@{d}")).unwrap_or_default();
+                    trace.push(format!(
+                        "sent {} {:?}{delegation} {}",
+                        out.event_id, out.kind, out.content
+                    ));
+                }
+            }
+            "ack" => trace.push(format!("{:?}", outbox.acknowledged(rest))),
+            "fail" => {
+                let (id, code) = rest.split_once(' ').unwrap_or((rest, "-"));
+                let code = (code != "-").then_some(code);
+                trace.push(format!("{:?}", outbox.failed(id, code, "refused")));
+            }
+            "fixture" => outbox.fixture_started(),
+            "fixture-done" => outbox.fixture_ended(),
+            "lost" => trace.push(format!("{:?}", outbox.session_lost())),
+            other => panic!("step {other}"),
+        }
+    }
+    let expected: Vec<&str> =
+        expected.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
+    assert_eq!(trace, expected, "script: {script}");
+}
+
+#[test]
+fn appends_go_once_in_order_and_are_matched_by_their_ids() {
+    check(
+        "push i Greet.; push c@d1 Sunny.; send; ack s:2; ack s:1; ack s:1",
+        r#"queued s:1; queued s:2;
+           sent s:1 Instructions Greet.; sent s:2 Commentary@d1 Sunny.;
+           Some(Placed { event_id: "s:2" }); Some(Placed { event_id: "s:1" }); None"#,
+    );
+}
+
+#[test]
+fn a_slow_ack_never_causes_a_second_send() {
+    check("push t Working.; send; send; send", "queued s:1; sent s:1 Thinking Working.");
+}
+
+#[test]
+fn only_an_error_naming_the_append_sends_it_again_and_only_if_it_can_help() {
+    check(
+        "push c Hello.; send; fail s:1 -; send; fail s:1 -; send; fail s:1 -; send",
+        r#"queued s:1; sent s:1 Commentary Hello.; None; sent s:1 Commentary Hello.; None;
+           sent s:1 Commentary Hello.;
+           Some(Rejected { event_id: "s:1", code: None, message: "refused" })"#,
+    );
+    check(
+        "push c Hello.; send; fail s:1 invalid_value; send; fail s:9 -",
+        r#"queued s:1; sent s:1 Commentary Hello.;
+           Some(Rejected { event_id: "s:1", code: Some("invalid_value"), message: "refused" }); None"#,
+    );
+    // A retried append keeps its place: ahead of what was queued after it.
+    check(
+        "push c One.; send; push c Two.; fail s:1 -; send",
+        "queued s:1; sent s:1 Commentary One.; queued s:2; None; sent s:1 Commentary One.; sent s:2 Commentary Two.",
+    );
+}
+
+#[test]
+fn appends_wait_while_a_fixture_plays() {
+    check(
+        "fixture; push i Disclose.; send; fixture-done; send",
+        "queued s:1; sent s:1 Instructions Disclose.",
+    );
+}
+
+#[test]
+fn a_lost_session_drops_everything_unplaced_and_replays_nothing() {
+    check(
+        "push c A.; push c B.; send; ack s:1; push c C.; lost; send",
+        r#"queued s:1; queued s:2; sent s:1 Commentary A.; sent s:2 Commentary B.;
+           Some(Placed { event_id: "s:1" }); queued s:3;
+           [Dropped { event_id: "s:2" }, Dropped { event_id: "s:3" }]"#,
+    );
+}
+
+#[test]
+fn long_text_is_split_on_sentences_under_the_limit_and_joins_back() {
+    let sentence = "The account shows three payments this month. ";
+    let text = sentence.repeat(60);
+    let parts = pieces(&text, 450);
+    assert!(parts.len() > 1);
+    assert_eq!(parts.concat(), text);
+    for part in &parts {
+        assert!(estimated_tokens(part) <= 450, "{} tokens", estimated_tokens(part));
+        assert!(part.ends_with(". "), "split inside a sentence: {part:?}");
+    }
+    // One sentence longer than the limit is split between words.
+    let long = "word ".repeat(400);
+    let parts = pieces(&long, 100);
+    assert_eq!(parts.concat(), long);
+    assert!(parts.iter().all(|p| estimated_tokens(p) <= 100 && p.ends_with(' ')));
+    // One word longer than the limit is split between characters.
+    let word = "é".repeat(1000);
+    let parts = pieces(&word, 100);
+    assert_eq!(parts.concat(), word);
+    assert!(parts.iter().all(|p| estimated_tokens(p) <= 100));
+    assert_eq!(pieces("", 450), [""]);
+    assert_eq!(pieces("Short.", 450), ["Short."]);
+}
+
+#[test]
+fn the_pieces_of_one_request_go_back_to_back() {
+    let mut outbox = AppendOutbox::new("call-7:1");
+    let text = "A fairly long sentence about the order status. ".repeat(80);
+    let first = outbox.push(AppendRequest {
+        kind: AppendKind::Commentary,
+        content: text.clone(),
+        delegation_id: Some("d1".to_owned()),
+    });
+    let second = outbox.push(AppendRequest {
+        kind: AppendKind::Thinking,
+        content: "Next.".to_owned(),
+        delegation_id: None,
+    });
+    assert!(first.len() > 1);
+    let mut sent = Vec::new();
+    while let Some(out) = outbox.next_to_send() {
+        sent.push(out);
+    }
+    let ids: Vec<&str> = sent.iter().map(|o| o.event_id.as_str()).collect();
+    let expected: Vec<&str> = first.iter().chain(&second).map(String::as_str).collect();
+    assert_eq!(ids, expected);
+    let joined: String = sent.iter().take(first.len()).map(|o| o.content.as_str()).collect();
+    assert_eq!(joined, text);
+    assert!(sent.iter().take(first.len()).all(|o| o.delegation_id.as_deref() == Some("d1")));
+    assert!(ids.iter().all(|id| id.starts_with("call-7:1:")));
+}
