@@ -8,7 +8,9 @@
 //!   Kaiser-windowed polyphase FIR, state carried across frames;
 //! - [`Framer`]: arbitrary chunks in, fixed 20 ms frames out;
 //! - [`AudioFormat`]: bytes ↔ durations for the formats calls use;
-//! - [`energy`]: RMS in dBFS and a small energy VAD with hysteresis.
+//! - [`energy`]: RMS in dBFS and a small energy VAD with hysteresis;
+//! - [`SpeechGate`]: only the speech of a continuous track, its first
+//!   syllable and word endings kept.
 //!
 //! What it deliberately does not do: IO, async, logging, global state,
 //! allocation per frame once buffers are warm, or anything that needs another
@@ -26,6 +28,7 @@ mod error;
 mod format;
 mod frame;
 mod g711;
+mod gate;
 mod resample;
 
 pub mod energy;
@@ -35,4 +38,5 @@ pub use error::Error;
 pub use format::{AudioFormat, FRAME_MS, SampleRate};
 pub use frame::Framer;
 pub use g711::{alaw, ulaw};
+pub use gate::{GateConfig, Gated, SpeechGate};
 pub use resample::Resampler;

@@ -97,7 +97,7 @@ pub struct AppendOutbox {
 
 /// Error codes that say the append itself is wrong: sending it again cannot
 /// help.
-const FINAL_CODES: &[&str] = &["invalid_value", "unknown_parameter", "invalid_request_error"];
+const FINAL_CODES: &[&str] = &["invalid_value", "unknown_parameter", "immutable_field_update"];
 
 impl AppendOutbox {
     /// An outbox whose `event_id`s start with `tag` (unique per session and

@@ -387,3 +387,64 @@ fn the_pieces_of_one_request_go_back_to_back() {
     assert!(sent.iter().take(first.len()).all(|o| o.delegation_id.as_deref() == Some("d1")));
     assert!(ids.iter().all(|id| id.starts_with("call-7:1:")));
 }
+
+// ---- The silence feed ----------------------------------------------------------
+
+use std::time::{Duration, Instant};
+
+use super::silence::{FRAME, SilenceFeed};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn a_carrier_on_time_needs_no_silence() {
+    let t0 = Instant::now();
+    let mut feed = SilenceFeed::new(ms(60), 50);
+    assert_eq!(feed.due(t0 + ms(500)), 0, "nothing before the session starts");
+    assert_eq!(feed.next_due(), None);
+    feed.start(t0);
+    for n in 0..50 {
+        // Frames 20 ms apart, each up to 18 ms late.
+        let at = t0 + ms(20 * n + (n % 3) * 9);
+        feed.audio_sent(at, FRAME);
+        assert_eq!(feed.due(at), 0, "frame {n}");
+    }
+}
+
+#[test]
+fn a_silent_carrier_is_replaced_frame_for_frame() {
+    let t0 = Instant::now();
+    let mut feed = SilenceFeed::new(ms(60), 50);
+    feed.start(t0);
+    feed.audio_sent(t0, ms(100));
+    assert_eq!(feed.next_due(), Some(t0 + ms(160)));
+    assert_eq!(feed.due(t0 + ms(159)), 0, "within the grace");
+    // At 160 ms the timeline is covered to 100 ms: three frames bring it
+    // to 160 ms.
+    assert_eq!(feed.due(t0 + ms(160)), 3);
+    assert_eq!(feed.due(t0 + ms(170)), 0);
+    // Held for a second: the feed keeps up, a frame at a time on average.
+    let mut sent = 3;
+    let mut at = t0 + ms(160);
+    while at < t0 + ms(1160) {
+        at += ms(20);
+        sent += feed.due(at);
+    }
+    assert!((50..=54).contains(&sent), "{sent} frames for about 1.1 s of silence");
+    // The carrier comes back: its audio continues the timeline.
+    feed.audio_sent(at, FRAME);
+    assert_eq!(feed.due(at + ms(10)), 0);
+}
+
+#[test]
+fn a_stall_longer_than_a_burst_is_skipped_not_filled() {
+    let t0 = Instant::now();
+    let mut feed = SilenceFeed::new(ms(60), 50);
+    feed.start(t0);
+    assert_eq!(feed.due(t0 + ms(10_000)), 50);
+    assert_eq!(feed.due(t0 + ms(10_000)), 0, "the rest of the gap is not sent");
+    feed.stop();
+    assert_eq!(feed.due(t0 + ms(20_000)), 0);
+}
