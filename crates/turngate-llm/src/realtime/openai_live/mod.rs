@@ -15,6 +15,7 @@
 //! <https://developers.openai.com/api/docs/guides/voice-websockets?api=live>).
 
 pub mod appends;
+pub mod delegations;
 pub mod silence;
 pub mod wire;
 

@@ -448,3 +448,62 @@ fn a_stall_longer_than_a_burst_is_skipped_not_filled() {
     feed.stop();
     assert_eq!(feed.due(t0 + ms(20_000)), 0);
 }
+
+// ---- Delegations ---------------------------------------------------------------
+
+use super::delegations::{Delegations, Route, Seen};
+
+#[test]
+fn a_delegation_seen_twice_is_acted_on_once_and_answered_once() {
+    let mut delegations = Delegations::new();
+    assert_eq!(delegations.created("del_1", 4200), Seen::New);
+    assert_eq!(delegations.created("del_1", 4200), Seen::Duplicate);
+    assert!(delegations.is_open("del_1"));
+    assert_eq!(delegations.result("del_1"), Route::Commentary);
+    assert!(!delegations.is_open("del_1"));
+    assert_eq!(delegations.result("del_1"), Route::Refused("the delegation was already answered"));
+    assert_eq!(delegations.created("del_1", 4200), Seen::Duplicate, "still remembered");
+}
+
+#[test]
+fn a_result_for_a_delegation_this_session_never_announced_is_refused() {
+    let mut old = Delegations::new();
+    assert_eq!(old.created("del_old", 100), Seen::New);
+    // The session was lost; the new one knows nothing of the old ids.
+    let mut new = Delegations::new();
+    assert_eq!(new.result("del_old"), Route::Refused("this session announced no such delegation"));
+}
+
+#[test]
+fn a_result_after_the_caller_moved_on_goes_back_silently() {
+    let cases: &[(&[(u64, &str)], Route)] = &[
+        // Nothing said since: spoken.
+        (&[], Route::Commentary),
+        // The words of the request, transcribed after the delegation.
+        (&[(4000, " what's the weather"), (4600, " in Paris")], Route::Commentary),
+        // A short acknowledgement after it: still current.
+        (&[(6000, " okay")], Route::Commentary),
+        // The caller changed the subject.
+        (&[(6000, " actually never mind,"), (6400, " book a table")], Route::Thinking),
+        // Enough words exactly at the settle boundary count.
+        (&[(4900, " one two three")], Route::Thinking),
+    ];
+    for (said, expected) in cases {
+        let mut delegations = Delegations::new();
+        assert_eq!(delegations.created("d", 4200), Seen::New);
+        for (start, text) in *said {
+            delegations.caller_said(*start, text);
+        }
+        assert_eq!(&delegations.result("d"), expected, "{said:?}");
+    }
+}
+
+#[test]
+fn each_open_delegation_is_judged_from_its_own_offset() {
+    let mut delegations = Delegations::new();
+    assert_eq!(delegations.created("early", 1000), Seen::New);
+    delegations.caller_said(3000, " and also my balance please");
+    assert_eq!(delegations.created("late", 3500), Seen::New);
+    assert_eq!(delegations.result("late"), Route::Commentary, "those words were its request");
+    assert_eq!(delegations.result("early"), Route::Thinking, "the caller moved on from it");
+}
