@@ -507,3 +507,50 @@ fn each_open_delegation_is_judged_from_its_own_offset() {
     assert_eq!(delegations.result("late"), Route::Commentary, "those words were its request");
     assert_eq!(delegations.result("early"), Route::Thinking, "the caller moved on from it");
 }
+
+// ---- Robustness ----------------------------------------------------------------
+
+/// Every documented frame, cut and with bytes flipped, classifies without
+/// panicking; the text pieces of any input join back to it under the limit.
+#[test]
+fn mangled_frames_and_odd_text_never_panic() {
+    let frames = [
+        r#"{"type":"session.started","event_id":"ev_1","client_event_id":"tg-1","session":{"id":"live_abc","status":"active","expires_at":1796328000}}"#,
+        r#"{"type":"session.delegation.created","event_id":"ev_7","offset_ms":4200,"delegation":{"id":"del_1","type":"delegation","target":"client"}}"#,
+        r#"{"type":"response.event","delegation_id":"d","event":{"type":"response.output_item.done","item":{"type":"function_call","status":"completed","call_id":"c","name":"n","arguments":"{}"}}}"#,
+        r#"{"type":"error","event_id":"ev_11","error":{"type":"invalid_request_error","code":"invalid_value","message":"m","param":"content","client_event_id":"s1:9"}}"#,
+        r#"{"type":"session.input_transcript.delta","delta":" hi","start_ms":1,"end_ms":2}"#,
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for frame in frames {
+        let bytes = frame.as_bytes();
+        for _ in 0..2000 {
+            let mut mangled = bytes.to_vec();
+            let cut = (next() as usize) % (mangled.len() + 1);
+            mangled.truncate(cut.max(1));
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % mangled.len();
+                if let Some(byte) = mangled.get_mut(at) {
+                    *byte = (next() & 0x7f) as u8;
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&mangled) {
+                let _ = classify(text);
+                for limit in [1, 7, 450] {
+                    let parts = pieces(text, limit);
+                    assert_eq!(parts.concat(), text);
+                    assert!(
+                        parts.iter().all(|p| estimated_tokens(p) <= limit),
+                        "{text:?} at {limit}"
+                    );
+                }
+            }
+        }
+    }
+}
