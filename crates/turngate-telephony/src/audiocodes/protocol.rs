@@ -77,7 +77,12 @@ enum State {
 #[derive(Debug)]
 struct Queued {
     bytes: Vec<u8>,
+    /// Bytes of it sent so far.
     sent: usize,
+    /// How long the bytes sent so far play, summed chunk by chunk exactly
+    /// as [`Player::sent`] was, so that flushing or confirming them never
+    /// accounts for more than was sent.
+    sent_duration: Duration,
     mark: MarkId,
 }
 
@@ -437,6 +442,7 @@ impl AudioCodesTransport {
                         .finish(),
                 ));
                 front.sent += take;
+                front.sent_duration += duration;
                 let start = self.player.cursor.map_or(now, |c| c.max(now));
                 self.player.cursor = Some(start + duration);
                 self.player.sent += duration;
@@ -444,7 +450,7 @@ impl AudioCodesTransport {
             }
             if front.sent >= front.bytes.len() {
                 let mark = front.mark;
-                let total = format.duration_of(front.bytes.len() as u64);
+                let total = front.sent_duration;
                 self.player.queue.pop_front();
                 let heard_at =
                     self.player.cursor.map_or(now, |c| c.max(now)) + self.config.playout_delay;
@@ -487,10 +493,16 @@ impl AudioCodesTransport {
         }
     }
 
-    /// Drops everything not yet heard (a clear, the end of the call).
+    /// Drops everything not yet heard (a clear, the end of the call). Audio
+    /// never sent is simply dropped; what was sent and not yet confirmed
+    /// (the sent part of the front entry, every pending mark's audio) is
+    /// flushed. (Counting the unsent audio as flushed once made the account
+    /// claim more than was sent; found by the audiocodes_frame fuzzer.)
     fn player_flush(&mut self) {
-        self.player.flushed += self.player.queued;
         self.player.queued = Duration::ZERO;
+        if let Some(front) = self.player.queue.front() {
+            self.player.flushed += front.sent_duration;
+        }
         self.player.queue.clear();
         for (_, _, duration) in self.player.pending.drain(..) {
             self.player.flushed += duration;
@@ -558,7 +570,12 @@ impl Transport for AudioCodesTransport {
                     .out_format()
                     .map_or(audio.duration, |f| f.duration_of(audio.payload.len() as u64));
                 self.player.queued += duration;
-                self.player.queue.push_back(Queued { bytes: audio.payload, sent: 0, mark });
+                self.player.queue.push_back(Queued {
+                    bytes: audio.payload,
+                    sent: 0,
+                    sent_duration: Duration::ZERO,
+                    mark,
+                });
                 self.pump(now, out);
             }
             TransportCommand::Clear => {

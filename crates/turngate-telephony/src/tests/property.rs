@@ -213,3 +213,15 @@ fn twilio_signature_and_twiml_survive_random_input() {
         }
     }
 }
+
+/// Inputs the fuzzers found that once broke a rule, replayed in every run.
+#[cfg(feature = "audiocodes")]
+#[test]
+fn audiocodes_fuzzer_findings_stay_fixed() {
+    let found: &[&[u8]] = &[include_bytes!(
+        "../../../../fuzz/seeds/audiocodes_frame/regression-flushed-more-than-sent"
+    )];
+    for input in found {
+        crate::audiocodes::fuzz_frames(input);
+    }
+}
