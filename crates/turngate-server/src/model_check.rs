@@ -54,10 +54,14 @@ pub(crate) fn configured(config: &Config) -> Vec<Configured> {
 }
 
 /// The verdict on one model, given what the API said and today's date.
+/// `authoritative` is true when the API is OpenAI's own: only its catalogue
+/// says for certain that a model does not exist for the key, while a
+/// compatible server's may simply not list the models it serves.
 pub(crate) fn judge(
     configured: &Configured,
     answer: Result<ModelStatus, ChatError>,
     today: Day,
+    authoritative: bool,
 ) -> Verdict {
     let Configured { key, model } = configured;
     let off = "(set openai.check_models = false to skip this check)";
@@ -78,11 +82,21 @@ pub(crate) fn judge(
         Ok(ModelStatus::UnreadableShutdown(text)) => Verdict::Warn(format!(
             "{key}: model `{model}` has a shutdown date this server cannot read ({text}); check the deprecations page"
         )),
-        Ok(ModelStatus::NotFound(message)) => Verdict::Refuse(format!(
+        Ok(ModelStatus::NotFound(message)) if authoritative => Verdict::Refuse(format!(
             "{key}: the model API does not know model `{model}` ({message}) {off}"
+        )),
+        Ok(ModelStatus::NotFound(message)) => Verdict::Warn(format!(
+            "{key}: the server at openai.base_url does not list model `{model}` ({message}); requests naming it may fail"
         )),
         Err(error) => Verdict::Warn(format!("{key}: could not check model `{model}`: {error}")),
     }
+}
+
+/// Whether `base_url` is OpenAI's own API.
+fn is_openai(base_url: &str) -> bool {
+    let rest = base_url.strip_prefix("https://").unwrap_or_default();
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    host.eq_ignore_ascii_case("api.openai.com")
 }
 
 /// Runs the check when it applies (an API key, `openai.check_models`),
@@ -122,6 +136,7 @@ pub(crate) async fn run(config: &Config) -> Result<(), ServerError> {
     .await;
     lookups.abort_all();
     let today = Day::of(SystemTime::now());
+    let authoritative = is_openai(&config.openai.base_url);
     let mut refusals = Vec::new();
     for (model, answer) in models.iter().zip(answers) {
         let answer = answer.unwrap_or_else(|| {
@@ -130,7 +145,7 @@ pub(crate) async fn run(config: &Config) -> Result<(), ServerError> {
                 message: format!("no answer within {} s", CHECK_BUDGET.as_secs()),
             })
         });
-        match judge(model, answer, today) {
+        match judge(model, answer, today, authoritative) {
             Verdict::Fine => info!(key = model.key, model = %model.model, "model checked"),
             Verdict::Warn(text) => warn!("{text}"),
             Verdict::Refuse(text) => refusals.push(text),
@@ -144,7 +159,7 @@ mod tests {
     use turngate_llm::chat::ChatError;
     use turngate_llm::models::{Day, ModelStatus};
 
-    use super::{Configured, Verdict, configured, judge};
+    use super::{Configured, Verdict, configured, is_openai, judge};
     use crate::config::Config;
 
     #[test]
@@ -166,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn only_openai_itself_is_taken_as_the_last_word_on_a_missing_model() {
+        assert!(is_openai("https://api.openai.com/v1"));
+        assert!(is_openai("https://API.openai.com:443/v1"));
+        for other in [
+            "http://127.0.0.1:9000/v1",
+            "https://api.openai.com.evil.example/v1",
+            "http://api.openai.com/v1",
+            "https://example.com/api.openai.com",
+        ] {
+            assert!(!is_openai(other), "{other}");
+        }
+    }
+
+    #[test]
     fn each_answer_has_its_verdict() {
         let today = Day::parse("2026-12-03").unwrap();
         let model = Configured { key: "openai.chat_model", model: "m".to_owned() };
@@ -183,13 +212,18 @@ mod tests {
             (on("2026-01-01"), "refuse"),
             (Ok(ModelStatus::UnreadableShutdown("soon".to_owned())), "warn"),
             (Ok(ModelStatus::NotFound("no such model".to_owned())), "refuse"),
+            // The same answer from a compatible server only warns (below).
             (Err(ChatError::Unavailable { provider: "p", message: "down".to_owned() }), "warn"),
         ];
         for (answer, expected) in cases {
             let shown = format!("{answer:?}");
-            assert_eq!(kind(judge(&model, answer, today)), expected, "{shown}");
+            assert_eq!(kind(judge(&model, answer, today, true)), expected, "{shown}");
         }
-        let Verdict::Warn(text) = judge(&model, on("2027-01-20"), today) else { panic!() };
+        let missing = Ok(ModelStatus::NotFound("no such model".to_owned()));
+        assert_eq!(kind(judge(&model, missing, today, false)), "warn");
+        let gone = judge(&model, on("2026-12-01"), today, false);
+        assert_eq!(kind(gone), "refuse", "a shutdown date passed is certain from any server");
+        let Verdict::Warn(text) = judge(&model, on("2027-01-20"), today, true) else { panic!() };
         assert!(text.contains("shuts down on 2027-01-20, in 48 days"), "{text}");
     }
 }

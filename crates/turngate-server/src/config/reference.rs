@@ -101,7 +101,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     (
         "openai.check_models",
-        "With an API key: at start, ask `GET {base_url}/models/{model}` about the Realtime model (the `model` of `realtime_url`), the chat model and the transcription model, at most 5 s in all. A model the API does not know (`model_not_found`) or whose announced `shutdown_date` has passed stops the start; one with a shutdown date ahead is warned about at every start; an API that cannot answer is warned about and the start goes on. `false` skips the check (servers without a models endpoint).",
+        "With an API key: at start, ask `GET {base_url}/models/{model}` about the Realtime model (the `model` of `realtime_url`), the chat model and the transcription model, at most 5 s in all. A model whose announced `shutdown_date` has passed, or that OpenAI's own API (`api.openai.com`) does not know for the key (`model_not_found`), stops the start; one with a shutdown date ahead, or that a compatible server does not list, is warned about at every start; an API that cannot answer is warned about and the start goes on. `false` skips the check (servers without a models endpoint).",
     ),
     (
         "telnyx.api_key",
