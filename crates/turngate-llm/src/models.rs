@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::chat::rest::{Failure, Idempotency, Method, RestClient};
+use crate::chat::retry::days_from_civil;
 use crate::chat::{ChatError, RestConfig};
 
 const PROVIDER: &str = "openai-models";
@@ -59,13 +60,17 @@ impl Day {
 
     /// Days from `self` until `later` (negative when `later` is earlier).
     pub fn days_until(self, later: Day) -> i64 {
-        days_from_civil(later) - days_from_civil(self)
+        later.days_since_epoch() - self.days_since_epoch()
     }
 
     /// The day `days` after `self` (before, when negative).
     #[must_use]
     pub fn plus_days(self, days: i64) -> Day {
-        civil_from_days(days_from_civil(self) + days)
+        civil_from_days(self.days_since_epoch() + days)
+    }
+
+    fn days_since_epoch(self) -> i64 {
+        days_from_civil(i64::from(self.year), self.month, self.day)
     }
 }
 
@@ -86,20 +91,9 @@ fn days_in_month(year: i32, month: u32) -> Option<u32> {
     })
 }
 
-// Howard Hinnant's days-from-civil and civil-from-days algorithms
-// (http://howardhinnant.github.io/date_algorithms.html), for the proleptic
-// Gregorian calendar; day 0 is 1970-01-01.
-fn days_from_civil(day: Day) -> i64 {
-    let year = i64::from(day.year) - i64::from(day.month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(day.month);
-    let day_of_year =
-        (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(day.day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
+// Howard Hinnant's civil-from-days algorithm
+// (http://howardhinnant.github.io/date_algorithms.html), the inverse of
+// `days_from_civil`; day 0 is 1970-01-01.
 fn civil_from_days(days: i64) -> Day {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

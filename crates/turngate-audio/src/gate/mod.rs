@@ -125,10 +125,16 @@ impl SpeechGate {
                 }
                 (true, _) => audio.extend_from_slice(frame),
                 (false, _) => {
-                    if self.preroll.len() == self.preroll_frames {
-                        self.preroll.pop_front();
-                    }
-                    self.preroll.push_back(frame.to_vec());
+                    // Silence is most of the track: reuse the oldest
+                    // frame's buffer instead of allocating one per frame.
+                    let mut held = if self.preroll.len() == self.preroll_frames {
+                        self.preroll.pop_front().unwrap_or_default()
+                    } else {
+                        Vec::with_capacity(frame.len())
+                    };
+                    held.clear();
+                    held.extend_from_slice(frame);
+                    self.preroll.push_back(held);
                 }
             }
         }

@@ -29,7 +29,7 @@ mod queue;
 mod remembered;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 pub(crate) mod rest;
-mod retry;
+pub(crate) mod retry;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 mod turns;
 mod types;

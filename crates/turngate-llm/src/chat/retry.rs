@@ -219,20 +219,24 @@ fn parse_http_date(value: &str) -> Option<u64> {
     if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let day = u32::try_from(day).ok()?;
+    let days = u64::try_from(days_from_civil(i64::try_from(year).ok()?, month, day)).ok()?;
     Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// well-known algorithm, restricted to years from 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
+/// Days since 1970-01-01 (negative before it) of a proleptic Gregorian
+/// date: Howard Hinnant's days-from-civil algorithm
+/// (http://howardhinnant.github.io/date_algorithms.html). Shared by the
+/// HTTP dates here and the model API's shutdown dates.
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
+    let month = i64::from(month);
     let shifted_month = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    (era * 146_097 + day_of_era).saturating_sub(719_468)
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// A random number for jitter without a dependency: the standard library
