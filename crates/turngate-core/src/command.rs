@@ -65,6 +65,18 @@ pub enum BackendCommand {
         /// The output, a JSON text.
         output: String,
     },
+    /// Tell a full-duplex backend what to say or do next (a greeting, a
+    /// check-in, the goodbye, an app's request). Sent only with
+    /// [`TurnModel::FullDuplex`](crate::TurnModel::FullDuplex), where
+    /// nothing opens a response; never sent again because its answer is slow.
+    Instruct {
+        /// The tag to put on the client event.
+        event_id: ClientEventId,
+        /// What the instruction is for.
+        purpose: Purpose,
+        /// The instruction.
+        text: String,
+    },
     /// Add a typed user message to the conversation.
     AddUserText {
         /// The tag to put on the client event.

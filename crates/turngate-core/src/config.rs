@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
+    /// How the backend takes turns. This is a property of the backend, not
+    /// an operator's choice: the driver copies it from the backend's
+    /// capabilities, so it is never read from a file.
+    #[serde(skip)]
+    pub turn_model: TurnModel,
     /// Who decides that the caller finished a turn.
     pub turn_detection: TurnDetection,
     /// Who starts responses to committed turns.
@@ -93,6 +98,23 @@ pub struct SessionConfig {
     pub planted_bug: Option<PlantedBug>,
 }
 
+/// How a backend takes turns, which decides what the core may ask of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TurnModel {
+    /// The backend speaks only when asked, one response at a time (the
+    /// OpenAI Realtime API): the core commits turns, opens responses through
+    /// its turn gate, cancels them and truncates what the caller did not hear.
+    #[default]
+    Gated,
+    /// The backend listens while it speaks and decides itself when to speak
+    /// and when to stop (GPT-Live). The core never commits, opens, cancels
+    /// or truncates anything. A stretch of the model's speech arrives as a
+    /// server response; greetings, check-ins and goodbyes become
+    /// [`BackendCommand::Instruct`](crate::BackendCommand::Instruct); a
+    /// barge-in only clears what the caller's leg still has queued.
+    FullDuplex,
+}
+
 /// Who decides that the caller finished a turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,6 +195,7 @@ pub enum PlantedBug {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
+            turn_model: TurnModel::Gated,
             turn_detection: TurnDetection::Server,
             response_mode: ResponseMode::Client,
             auto_response_grace: Duration::from_millis(1500),

@@ -217,6 +217,12 @@ pub enum DropReason {
     CommitRejected,
     /// The backend was not ready and the request cannot wait for it.
     NotReady,
+    /// The backend refused it (an instruction a full-duplex backend
+    /// rejected); it is not sent again.
+    Rejected,
+    /// The backend cannot do it: a full-duplex backend has no out-of-band
+    /// responses and speaks on request only when told what to say.
+    Unsupported,
 }
 
 /// The bounded waits of the session.

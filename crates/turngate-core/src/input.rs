@@ -117,7 +117,9 @@ pub enum Input {
         /// The client event it answers, when the backend says so and the
         /// event was one of ours.
         event_id: Option<ClientEventId>,
-        /// The machine-readable code, e.g. `conversation_already_has_active_response`.
+        /// What the error means for the session, as the provider reads its code.
+        kind: BackendErrorKind,
+        /// The backend's machine-readable code, verbatim, for logs.
         code: Option<String>,
         /// The human-readable message, verbatim.
         message: String,
@@ -162,6 +164,21 @@ pub enum Input {
         /// The message text (usually JSON).
         text: String,
     },
+}
+
+/// What a backend error means for the session. Each provider maps its own
+/// error codes to these, so the core never matches on a provider's strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendErrorKind {
+    /// A cancel arrived after its response had already finished: nothing
+    /// to do.
+    NothingToCancel,
+    /// A commit found no audio to commit: nothing to do.
+    NothingToCommit,
+    /// A create was refused because another response is active.
+    ResponseActive,
+    /// Anything else.
+    Other,
 }
 
 /// Who asked for a response, as far as the backend tells.

@@ -40,11 +40,13 @@ pub use audio::AudioChunk;
 pub use command::{AppCommand, BackendCommand, Command, Purpose, ResponseSpec, TransportCommand};
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;
-pub use config::{BargeIn, ConfigError, DeadAirConfig, ResponseMode, SessionConfig, TurnDetection};
+pub use config::{
+    BargeIn, ConfigError, DeadAirConfig, ResponseMode, SessionConfig, TurnDetection, TurnModel,
+};
 pub use counters::Counters;
 pub use event::{DropReason, EndReason, Event, GateKind, Ignored, RequeueReason, Role, Wait};
 pub use ids::{CallId, ClientEventId, ConnId, ForeignId, ItemId, MarkId, ResponseId};
-pub use input::{Input, Origin, ResponseStatus};
+pub use input::{BackendErrorKind, Input, Origin, ResponseStatus};
 pub use outbox::{Outbox, Replay};
 pub use playback::ItemProgress;
 pub use session::{Session, SessionPhase};

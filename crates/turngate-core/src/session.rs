@@ -8,13 +8,13 @@ use crate::audio::AudioChunk;
 use crate::command::{
     AppCommand, BackendCommand, Command, Purpose, ResponseSpec, TransportCommand,
 };
-use crate::config::{BargeIn, ResponseMode, SessionConfig, TurnDetection};
+use crate::config::{BargeIn, ResponseMode, SessionConfig, TurnDetection, TurnModel};
 use crate::counters::Counters;
 use crate::dead_air::{DeadAir, Expiry};
 use crate::event::{DropReason, EndReason, Event, GateKind, Ignored, RequeueReason, Role, Wait};
 use crate::gate::{CancelReason, Flight, Gate, Ours, ToolCall};
 use crate::ids::{CallId, ClientEventId, ConnId, ItemId, MarkId, ResponseId};
-use crate::input::{Input, Origin, ResponseStatus};
+use crate::input::{BackendErrorKind, Input, Origin, ResponseStatus};
 use crate::outbox::{Outbox, Presence};
 use crate::playback::{ItemProgress, Playback};
 use crate::queue::{Next, PendingTurn, Queue, Request};
@@ -52,6 +52,9 @@ pub struct Session {
     queue: Queue,
     out_of_band: VecDeque<ResponseId>,
     tools: Vec<ToolWait>,
+    /// Full duplex: the goodbye was instructed, and the next stretch of
+    /// the model's speech is taken to be it.
+    goodbye_instructed: Option<Request>,
 
     appended_since_commit: Duration,
     /// The most recent audio appended since the last commit (at most
@@ -122,6 +125,7 @@ enum Sent {
     Truncate,
     FunctionOutput,
     UserText,
+    Instruct(Purpose),
 }
 
 /// The timers a session runs.
@@ -152,10 +156,6 @@ const TIMERS_PER_INPUT: usize = 64;
 /// The output a tool that never answered gets, so the model can go on.
 const TOOL_TIMEOUT_OUTPUT: &str = r#"{"error":"the tool did not answer in time"}"#;
 
-/// Backend error codes that need no action.
-const CANCEL_NOT_ACTIVE: &str = "response_cancel_not_active";
-const COMMIT_EMPTY: &str = "input_audio_buffer_commit_empty";
-
 impl Session {
     /// A new session starting at `now`. A configured greeting waits for the
     /// backend to become ready.
@@ -177,6 +177,7 @@ impl Session {
             queue: Queue::default(),
             out_of_band: VecDeque::new(),
             tools: Vec::new(),
+            goodbye_instructed: None,
             appended_since_commit: Duration::ZERO,
             uncommitted: VecDeque::new(),
             uncommitted_duration: Duration::ZERO,
@@ -380,12 +381,12 @@ impl Session {
                 self.event(Event::Transcript { role: Role::Assistant, text });
             }
             Input::FunctionCall { response_id, call_id, name, arguments } => {
-                self.on_function_call(&response_id, ToolCall { call_id, name, arguments });
+                self.on_function_call(now, &response_id, ToolCall { call_id, name, arguments });
             }
             Input::ResponseDone { response_id, status } => self.on_done(now, &response_id, status),
             Input::UserTranscript { text, .. } => self.on_user_transcript(text),
-            Input::BackendError { event_id, code, message } => {
-                self.on_backend_error(now, event_id, code, message);
+            Input::BackendError { event_id, kind, code, message } => {
+                self.on_backend_error(now, event_id, kind, code, message);
             }
             Input::RequestResponse { instructions, out_of_band } => {
                 self.on_request(instructions, out_of_band);
@@ -457,6 +458,13 @@ impl Session {
     /// Sends caller audio to a ready backend, keeping a copy until the next
     /// commit in case the connection drops first.
     fn append(&mut self, audio: AudioChunk) {
+        if self.full_duplex() {
+            // Nothing is committed, and a new full-duplex session starts a
+            // new timeline: old audio sent into it would be heard as if the
+            // caller had just said it.
+            self.push(Command::Backend(BackendCommand::AppendAudio(audio)));
+            return;
+        }
         self.appended_since_commit += audio.duration;
         self.uncommitted_duration += audio.duration;
         self.uncommitted.push_back(audio.clone());
@@ -516,6 +524,7 @@ impl Session {
         }
         self.barge_in_at = None;
         if self.config.turn_detection == TurnDetection::Client
+            && !self.full_duplex()
             && matches!(self.phase, Phase::Starting | Phase::Live)
         {
             if self.ready {
@@ -565,6 +574,12 @@ impl Session {
     /// tell the model what the caller actually heard.
     fn barge_in(&mut self, now: Instant) {
         self.barge_in_at = None;
+        if self.full_duplex() {
+            // The model hears the caller too and decides itself whether to
+            // stop; all that is ours is what the caller's leg still queues.
+            self.clear_playout();
+            return;
+        }
         let from = self.gate.kind();
         match mem::replace(&mut self.gate, Gate::Idle) {
             Gate::Active(flight) => {
@@ -606,6 +621,25 @@ impl Session {
             }
             None => self.event(Event::BargeIn { item_id: None, played_ms: 0 }),
         }
+        self.event(Event::AgentSpeaking(false));
+    }
+
+    /// Full-duplex barge-in: drops what the caller's leg still queues, so
+    /// the caller does not hear speech the model may already have abandoned.
+    fn clear_playout(&mut self) {
+        if !self.playback.speaking() {
+            self.event(Event::BargeIn { item_id: None, played_ms: 0 });
+            return;
+        }
+        self.push(Command::Transport(TransportCommand::Clear));
+        let cut = self.playback.clear();
+        let (item_id, played_ms) = match cut {
+            Some(cut) => {
+                (Some(cut.item_id), u64::try_from(cut.played.as_millis()).unwrap_or(u64::MAX))
+            }
+            None => (None, 0),
+        };
+        self.event(Event::BargeIn { item_id, played_ms });
         self.event(Event::AgentSpeaking(false));
     }
 
@@ -670,6 +704,17 @@ impl Session {
         self.held_audio_duration = mem::replace(&mut self.uncommitted_duration, Duration::ZERO);
         self.unacked_commits.clear();
         self.out_of_band.clear();
+        if self.full_duplex() {
+            // A full-duplex session dies with its connection, and with it
+            // every delegation it announced: a result for one could only be
+            // refused by the next session, so the work is called off here,
+            // where the app still hears of it.
+            let orphaned = mem::take(&mut self.tools).len();
+            self.discard_tool_calls(orphaned, ResponseStatus::Cancelled);
+            if let Some(goodbye) = self.goodbye_instructed.take() {
+                self.retry_request(goodbye);
+            }
+        }
         let from = self.gate.kind();
         match mem::replace(&mut self.gate, Gate::Idle) {
             Gate::Idle => {}
@@ -707,6 +752,11 @@ impl Session {
     }
 
     fn on_committed(&mut self, now: Instant) {
+        if self.full_duplex() {
+            // A full-duplex backend takes its own turns; none is ours to answer.
+            self.event(Event::Ignored(Ignored::UnexpectedCommit));
+            return;
+        }
         // A commit we sent was counted as a turn when we sent it.
         if self.unacked_commits.pop_front().is_some() {
             return;
@@ -755,6 +805,10 @@ impl Session {
             self.out_of_band.push_back(response_id);
             return;
         }
+        if self.full_duplex() {
+            self.on_speech_began(now, response_id);
+            return;
+        }
         let from = self.gate.kind();
         match mem::replace(&mut self.gate, Gate::Idle) {
             Gate::Idle => {
@@ -788,6 +842,22 @@ impl Session {
                 self.event(Event::Ignored(Ignored::ExtraResponseCreated));
             }
         }
+    }
+
+    /// Full duplex: the model began a stretch of speech. It is nobody's
+    /// answer to anything, except that the first one after the goodbye was
+    /// instructed is taken to be the goodbye.
+    fn on_speech_began(&mut self, now: Instant, response_id: ResponseId) {
+        if !matches!(self.gate, Gate::Idle) {
+            self.event(Event::Ignored(Ignored::ExtraResponseCreated));
+            return;
+        }
+        let ours = match self.goodbye_instructed.take() {
+            Some(request) => Ours::Yes(request),
+            None => Ours::No,
+        };
+        let flight = self.flight(now, response_id, ours);
+        self.transition(now, GateKind::Idle, Gate::Active(flight));
     }
 
     /// A response now exists: it answers every turn committed before it,
@@ -839,7 +909,17 @@ impl Session {
         self.speaking_changed(was);
     }
 
-    fn on_function_call(&mut self, response_id: &ResponseId, call: ToolCall) {
+    fn on_function_call(&mut self, now: Instant, response_id: &ResponseId, call: ToolCall) {
+        if self.full_duplex() {
+            // Work the model hands over (a delegation) belongs to no
+            // response: it runs at once, while the conversation goes on.
+            if matches!(self.phase, Phase::Live) {
+                self.invoke_tool(now, call);
+            } else {
+                self.discard_tool_calls(1, ResponseStatus::Cancelled);
+            }
+            return;
+        }
         match &mut self.gate {
             Gate::Active(flight) | Gate::Cancelling { flight, .. }
                 if &flight.response_id == response_id =>
@@ -914,15 +994,7 @@ impl Session {
         }
         if status == ResponseStatus::Completed && matches!(self.phase, Phase::Live) {
             for call in tool_calls {
-                self.push(Command::App(AppCommand::InvokeTool {
-                    call_id: call.call_id.clone(),
-                    name: call.name,
-                    arguments: call.arguments,
-                }));
-                self.tools.push(ToolWait {
-                    call_id: call.call_id,
-                    deadline: now + self.config.tool_timeout,
-                });
+                self.invoke_tool(now, call);
             }
         } else {
             self.discard_tool_calls(tool_calls.len(), status);
@@ -938,6 +1010,17 @@ impl Session {
                 Gate::Requested { event_id, request, since: now, cancel_on_create: None }
             }
         }
+    }
+
+    /// Hands a tool call to the app and starts its timeout.
+    fn invoke_tool(&mut self, now: Instant, call: ToolCall) {
+        self.push(Command::App(AppCommand::InvokeTool {
+            call_id: call.call_id.clone(),
+            name: call.name,
+            arguments: call.arguments,
+        }));
+        self.tools
+            .push(ToolWait { call_id: call.call_id, deadline: now + self.config.tool_timeout });
     }
 
     fn request_finished(
@@ -979,6 +1062,7 @@ impl Session {
         &mut self,
         now: Instant,
         event_id: Option<ClientEventId>,
+        kind: BackendErrorKind,
         code: Option<String>,
         message: String,
     ) {
@@ -988,11 +1072,15 @@ impl Session {
                 return;
             }
             match self.sent_kind(event_id) {
-                Some(Sent::Cancel) if code.as_deref() == Some(CANCEL_NOT_ACTIVE) => {
+                Some(Sent::Cancel) if kind == BackendErrorKind::NothingToCancel => {
                     // The response finished before our cancel arrived.
-                    self.event(Event::BenignError { code: CANCEL_NOT_ACTIVE.to_owned() });
+                    self.event(Event::BenignError { code: code.unwrap_or_default() });
                 }
                 Some(Sent::Commit) => self.commit_rejected(event_id, code),
+                Some(Sent::Instruct(purpose)) => {
+                    self.event(Event::BackendError { code, message });
+                    self.instruction_rejected(purpose);
+                }
                 Some(_) => self.event(Event::BackendError { code, message }),
                 None => {
                     self.event(Event::Ignored(Ignored::UnknownEventError));
@@ -1001,11 +1089,26 @@ impl Session {
             }
             return;
         }
-        match code.as_deref() {
-            Some(CANCEL_NOT_ACTIVE | COMMIT_EMPTY) => {
+        match kind {
+            BackendErrorKind::NothingToCancel | BackendErrorKind::NothingToCommit => {
                 self.event(Event::BenignError { code: code.unwrap_or_default() });
             }
-            _ => self.event(Event::BackendError { code, message }),
+            BackendErrorKind::ResponseActive | BackendErrorKind::Other => {
+                self.event(Event::BackendError { code, message });
+            }
+        }
+    }
+
+    /// A full-duplex backend refused an instruction. It is not sent again
+    /// (the refusal says it would fail again); a refused goodbye lets the
+    /// call hang up without waiting for one.
+    fn instruction_rejected(&mut self, purpose: Purpose) {
+        self.event(Event::RequestDropped { purpose, reason: DropReason::Rejected });
+        if purpose == Purpose::Goodbye {
+            self.goodbye_instructed = None;
+            if let Phase::Ending { goodbye_done, .. } = &mut self.phase {
+                *goodbye_done = true;
+            }
         }
     }
 
@@ -1094,6 +1197,15 @@ impl Session {
             });
             return;
         }
+        if self.full_duplex() && (out_of_band || instructions.is_none()) {
+            // A full-duplex model has no side responses and speaks on
+            // request only when told what to say.
+            self.event(Event::RequestDropped {
+                purpose: Purpose::App,
+                reason: DropReason::Unsupported,
+            });
+            return;
+        }
         if out_of_band {
             if !self.ready {
                 self.event(Event::RequestDropped {
@@ -1132,7 +1244,9 @@ impl Session {
     fn send_user_text(&mut self, now: Instant, text: String) {
         let event_id = self.event_id(Sent::UserText);
         self.push(Command::Backend(BackendCommand::AddUserText { event_id, text }));
-        self.register_turn(now);
+        if !self.full_duplex() {
+            self.register_turn(now);
+        }
     }
 
     fn on_tool_result(&mut self, call_id: &CallId, output: String) {
@@ -1150,8 +1264,9 @@ impl Session {
         } else if self.held_backend.len() < HELD_BACKEND_LIMIT {
             self.held_backend.push_back(Held::ToolOutput { call_id, output });
         }
-        // Once every call of the response has its output, the model goes on.
-        if self.tools.is_empty() && matches!(self.phase, Phase::Live) {
+        // Once every call of the response has its output, the model goes on
+        // (a full-duplex model goes on by itself).
+        if self.tools.is_empty() && matches!(self.phase, Phase::Live) && !self.full_duplex() {
             if !matches!(self.gate, Gate::Idle) {
                 self.event(Event::ResponseDeferred { purpose: Purpose::ToolFollowUp });
             }
@@ -1198,6 +1313,10 @@ impl Session {
 
     /// Sends the next create if the gate is idle and something waits for it.
     fn pump(&mut self, now: Instant) {
+        if self.full_duplex() {
+            self.pump_instructions();
+            return;
+        }
         let gate_open = match self.gate {
             Gate::Idle => true,
             Gate::Requested { .. } => self.planted(PlantedBugKind::CreateWhileRequested),
@@ -1253,6 +1372,43 @@ impl Session {
             from,
             Gate::Requested { event_id, request, since: now, cancel_on_create: None },
         );
+    }
+
+    /// Full duplex: every waiting request goes out at once as an
+    /// instruction; no gate holds it, since the model needs none.
+    fn pump_instructions(&mut self) {
+        if !self.ready {
+            return;
+        }
+        // As with the gate: nothing is said over a caller still talking.
+        if self.user_speaking && matches!(self.phase, Phase::Live) {
+            return;
+        }
+        loop {
+            let request = match self.phase {
+                Phase::Live => self.queue.pop_request(),
+                Phase::Ending { .. } => {
+                    self.queue.drain_requests_where(|r| r.purpose == Purpose::Goodbye).pop()
+                }
+                Phase::Starting | Phase::Ended(_) => None,
+            };
+            let Some(request) = request else {
+                return;
+            };
+            let Some(text) = request.instructions.clone() else {
+                self.event(Event::RequestDropped {
+                    purpose: request.purpose,
+                    reason: DropReason::Unsupported,
+                });
+                continue;
+            };
+            let purpose = request.purpose;
+            let event_id = self.event_id(Sent::Instruct(purpose));
+            self.push(Command::Backend(BackendCommand::Instruct { event_id, purpose, text }));
+            if purpose == Purpose::Goodbye {
+                self.goodbye_instructed = Some(request);
+            }
+        }
     }
 
     /// With server-created responses, when waiting turns may be answered by
@@ -1387,6 +1543,8 @@ impl Session {
             Phase::Starting | Phase::Live => {}
         }
         timers[3] = match &self.gate {
+            // A full-duplex model's speech is its own to end.
+            _ if self.full_duplex() => None,
             Gate::Idle => None,
             Gate::Requested { since, .. } => Some(*since + self.config.create_timeout),
             Gate::Active(flight) => Some(flight.created_at + self.config.response_timeout),
@@ -1520,6 +1678,9 @@ impl Session {
         self.barge_in_at = None;
         let from = self.gate.kind();
         match mem::replace(&mut self.gate, Gate::Idle) {
+            // A full-duplex model cannot be cancelled; the goodbye
+            // instruction is what turns it.
+            flight @ Gate::Active(_) if self.full_duplex() => self.gate = flight,
             Gate::Active(flight) => self.cancel(now, from, flight, CancelReason::Ending),
             Gate::Requested { event_id, request, since, .. } => {
                 self.gate = Gate::Requested {
@@ -1602,6 +1763,10 @@ impl Session {
     }
 
     // ---- Plumbing ---------------------------------------------------------------
+
+    fn full_duplex(&self) -> bool {
+        self.config.turn_model == TurnModel::FullDuplex
+    }
 
     fn advance(&mut self, now: Instant) -> Instant {
         if now > self.now {

@@ -33,6 +33,7 @@ mod barge_in;
 mod clients;
 mod config;
 mod dead_air;
+mod full_duplex;
 mod gate;
 mod incidents;
 mod limits;
@@ -47,14 +48,19 @@ use std::time::{Duration, Instant};
 use expect_test::Expect;
 
 use crate::{
-    AppCommand, AudioChunk, BackendCommand, CallId, ClientEventId, Command, ConnId, Event, Input,
-    ItemId, MarkId, Origin, ResponseId, ResponseStatus, Session, SessionConfig, SessionPhase,
-    TransportCommand,
+    AppCommand, AudioChunk, BackendCommand, BackendErrorKind, CallId, ClientEventId, Command,
+    ConnId, Event, Input, ItemId, MarkId, Origin, ResponseId, ResponseStatus, Session,
+    SessionConfig, SessionPhase, TransportCommand,
 };
 
 /// The configuration most cases use: the defaults.
 pub(crate) fn config() -> SessionConfig {
     SessionConfig::default()
+}
+
+/// The defaults for a full-duplex backend (GPT-Live).
+pub(crate) fn full_duplex() -> SessionConfig {
+    SessionConfig { turn_model: crate::TurnModel::FullDuplex, ..SessionConfig::default() }
 }
 
 /// Runs `script` on a default session and compares the transcript.
@@ -162,6 +168,16 @@ fn parse(line: &str) -> Input {
         },
         "error" => Input::BackendError {
             event_id: words[1].parse().ok(),
+            // Scripts name the Realtime API's codes; the kind is what its
+            // provider reads from them.
+            kind: match words.get(2).copied() {
+                Some("conversation_already_has_active_response") => {
+                    BackendErrorKind::ResponseActive
+                }
+                Some("response_cancel_not_active") => BackendErrorKind::NothingToCancel,
+                Some("input_audio_buffer_commit_empty") => BackendErrorKind::NothingToCommit,
+                _ => BackendErrorKind::Other,
+            },
             code: words.get(2).map(|c| (*c).to_owned()),
             message: "from the script".to_owned(),
         },
@@ -240,6 +256,9 @@ fn render(command: &Command) -> String {
             }
             BackendCommand::AddUserText { event_id, text } => {
                 format!("backend text {event_id} {text:?}")
+            }
+            BackendCommand::Instruct { event_id, purpose, text } => {
+                format!("backend instruct {event_id} {} {text:?}", purpose.as_str())
             }
         },
         Command::Transport(transport) => match transport {

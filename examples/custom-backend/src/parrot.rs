@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use turngate_audio::{AudioFormat, alaw, pcm16, ulaw};
 use turngate_core::{
-    AudioChunk, BackendCommand, Input, ItemId, Origin, ResponseId, ResponseStatus,
+    AudioChunk, BackendCommand, Input, ItemId, Origin, ResponseId, ResponseStatus, TurnModel,
 };
 use turngate_llm::realtime::{
     BackendError, ConnectionStats, RealtimeBackend, RealtimeCapabilities, RealtimeConnection,
@@ -28,14 +28,7 @@ impl RealtimeBackend for Parrot {
             provider: "parrot",
             input_formats: vec![AudioFormat::Ulaw, AudioFormat::Alaw],
             output_formats: vec![AudioFormat::Ulaw, AudioFormat::Alaw],
-            echoes_create_tag: true,
-            server_vad: false,
-            semantic_vad: false,
-            function_calls: false,
-            out_of_band_responses: false,
-            truncate: false,
-            max_session: None,
-            reconnects: false,
+            turn_model: TurnModel::Gated,
         }
     }
 

@@ -32,6 +32,8 @@
 
 mod config;
 mod error;
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+mod link;
 mod stats;
 
 #[cfg(feature = "openai-realtime")]
@@ -41,17 +43,18 @@ pub mod openai_live;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use turngate_audio::AudioFormat;
-use turngate_core::{BackendCommand, Input};
+use turngate_core::{BackendCommand, Input, TurnModel};
 
 pub use config::{
     Eagerness, OutputModality, PCM_24K, RealtimeSessionConfig, SemanticVad, ServerVad, ToolSpec,
     TurnDetectionConfig,
 };
 pub use error::{BackendError, ErrorKind};
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+pub use link::{ReconnectPolicy, WsConnection};
 pub use stats::ConnectionStats;
 
 /// A source of Realtime sessions: one provider, configured.
@@ -90,7 +93,9 @@ pub trait RealtimeConnection: Send + fmt::Debug {
     fn stats(&self) -> ConnectionStats;
 }
 
-/// What a Realtime backend can do.
+/// What a Realtime backend can do, as far as the code that drives it must
+/// know. Everything here is read by the server's driver; a provider's other
+/// features are its own business.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealtimeCapabilities {
     /// The provider's name, for logs and metrics.
@@ -99,25 +104,8 @@ pub struct RealtimeCapabilities {
     pub input_formats: Vec<AudioFormat>,
     /// Output audio formats it produces.
     pub output_formats: Vec<AudioFormat>,
-    /// True when `response.created` names the create it answers, so the
-    /// core's `Origin` is exact.
-    pub echoes_create_tag: bool,
-    /// True when it has server-side voice activity detection.
-    pub server_vad: bool,
-    /// True when it has a semantic end-of-turn model.
-    pub semantic_vad: bool,
-    /// True when it can call functions.
-    pub function_calls: bool,
-    /// True when it can run responses outside the default conversation.
-    pub out_of_band_responses: bool,
-    /// True when it can cut an assistant item at the audio heard.
-    pub truncate: bool,
-    /// The longest one upstream session may last, if limited; the
-    /// connection reconnects past it.
-    pub max_session: Option<Duration>,
-    /// True when the connection reconnects on its own and carries the
-    /// conversation over.
-    pub reconnects: bool,
+    /// How it takes turns: the driver runs the session core with this.
+    pub turn_model: TurnModel,
 }
 
 #[async_trait]

@@ -1,5 +1,8 @@
 //! Counters a Realtime connection keeps, for metrics and for tests.
 
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+use std::sync::atomic::{AtomicU64, Ordering};
+
 /// What crossed a Realtime connection so far. Every field only grows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -34,4 +37,56 @@ pub struct ConnectionStats {
     pub dropped_while_down: u64,
     /// Conversation items re-sent to a new link after a reconnect.
     pub items_reinjected: u64,
+}
+
+/// Counters shared with the connection handle.
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+#[derive(Debug, Default)]
+pub(crate) struct SharedStats {
+    pub(crate) events_sent: AtomicU64,
+    pub(crate) events_received: AtomicU64,
+    pub(crate) unknown_events: AtomicU64,
+    pub(crate) corrupt_events: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) commits_refused: AtomicU64,
+    pub(crate) truncates_clamped: AtomicU64,
+    pub(crate) truncates_skipped: AtomicU64,
+    pub(crate) creates_held: AtomicU64,
+    pub(crate) creates_refused: AtomicU64,
+    pub(crate) dropped_while_down: AtomicU64,
+    pub(crate) items_reinjected: AtomicU64,
+}
+
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+impl SharedStats {
+    /// A snapshot of the counters.
+    pub(crate) fn snapshot(&self) -> ConnectionStats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ConnectionStats {
+            events_sent: get(&self.events_sent),
+            events_received: get(&self.events_received),
+            unknown_events: get(&self.unknown_events),
+            corrupt_events: get(&self.corrupt_events),
+            reconnects: get(&self.reconnects),
+            commits_refused: get(&self.commits_refused),
+            truncates_clamped: get(&self.truncates_clamped),
+            truncates_skipped: get(&self.truncates_skipped),
+            creates_held: get(&self.creates_held),
+            creates_refused: get(&self.creates_refused),
+            dropped_while_down: get(&self.dropped_while_down),
+            items_reinjected: get(&self.items_reinjected),
+        }
+    }
+}
+
+/// Adds one to `counter`.
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` to `counter`.
+#[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
+pub(crate) fn add(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
 }

@@ -27,7 +27,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use turngate_audio::AudioFormat;
 use turngate_coord::{Delivered, ErrorKind, SessionId, SessionSignals};
 use turngate_core::{
-    AppCommand, BackendCommand, Command, EndReason, Event, Input, Role, Session, TransportCommand,
+    AppCommand, BackendCommand, BackendErrorKind, Command, EndReason, Event, Input, Role, Session,
+    TransportCommand,
 };
 use turngate_llm::realtime::{
     PCM_24K, RealtimeConnection, RealtimeSessionConfig, ServerVad, TurnDetectionConfig,
@@ -359,12 +360,16 @@ impl Call {
 
         let now = Instant::now();
         let record = state.records.start(&info.call_id, provider.as_str(), now);
-        let call_config = state.config.session.clone();
+        // How the backend takes turns is the backend's to say, not the file's.
+        let call_config = turngate_core::SessionConfig {
+            turn_model: backend_caps.turn_model,
+            ..state.config.session.clone()
+        };
         let recording =
             crate::recording::Recording::start(&state.config.recording_dir, &info.call_id, leg_in);
         let mut call = Call {
             call_id: info.call_id.clone(),
-            session: Session::new(state.config.session.clone(), now),
+            session: Session::new(call_config.clone(), now),
             socket,
             socket_open: true,
             stalled: false,
@@ -455,8 +460,8 @@ impl Call {
                 }
                 input = self.backend.recv(), if self.backend_open => match input {
                     Some(input) => {
-                        if let Input::BackendError { code: Some(code), .. } = &input
-                            && code == "conversation_already_has_active_response"
+                        if let Input::BackendError { kind: BackendErrorKind::ResponseActive, .. } =
+                            &input
                         {
                             self.state.metrics.upstream_conflicts.inc();
                         }
@@ -914,9 +919,12 @@ impl Call {
     }
 }
 
-/// True when the core commits turns itself, so speech must be detected here.
+/// True when speech must be detected here: the core commits turns itself,
+/// or the backend is full duplex and reports no caller speech, while the
+/// core still needs it for barge-in and dead air.
 fn call_turns_locally(session: &turngate_core::SessionConfig) -> bool {
     session.turn_detection == turngate_core::TurnDetection::Client
+        || session.turn_model == turngate_core::TurnModel::FullDuplex
 }
 
 /// The session-level Realtime configuration for one call.

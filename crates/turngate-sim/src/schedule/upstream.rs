@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use turngate_core::{
-    BackendCommand, CallId, ClientEventId, Input, ItemId, Origin, ResponseId, ResponseMode,
+    BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ItemId, Origin, ResponseId, ResponseMode,
     ResponseStatus,
 };
 
@@ -209,6 +209,9 @@ impl Upstream {
                 self.calls.retain(|c| *c != call_id);
             }
             BackendCommand::AddUserText { .. } => {}
+            BackendCommand::Instruct { purpose, .. } => {
+                return Err(Breach("instruction sent to a gated backend", purpose.as_str().into()));
+            }
         }
         Ok(())
     }
@@ -393,9 +396,22 @@ impl Upstream {
     }
 }
 
+/// An upstream error as the Realtime provider hands it to the core: the
+/// provider reads the code into a kind.
 fn error(event_id: Option<ClientEventId>, code: &str, message: &str) -> UpOut {
+    let kind = match code {
+        "conversation_already_has_active_response" => BackendErrorKind::ResponseActive,
+        "response_cancel_not_active" => BackendErrorKind::NothingToCancel,
+        "input_audio_buffer_commit_empty" => BackendErrorKind::NothingToCommit,
+        _ => BackendErrorKind::Other,
+    };
     UpOut::Send(
         Duration::from_millis(1),
-        Input::BackendError { event_id, code: Some(code.to_owned()), message: message.to_owned() },
+        Input::BackendError {
+            event_id,
+            kind,
+            code: Some(code.to_owned()),
+            message: message.to_owned(),
+        },
     )
 }

@@ -483,6 +483,7 @@ fn describe_backend(command: &BackendCommand) -> String {
         BackendCommand::Commit { .. } => "commit".to_owned(),
         BackendCommand::FunctionOutput { call_id, .. } => format!("function_output {call_id}"),
         BackendCommand::AddUserText { .. } => "add_user_text".to_owned(),
+        BackendCommand::Instruct { purpose, .. } => format!("instruct {}", purpose.as_str()),
         BackendCommand::AppendAudio(_) => "append".to_owned(),
     }
 }

@@ -1,75 +1,25 @@
-//! The provider's only IO: one tokio task per session that owns the
-//! WebSocket, reconnects with backoff, and moves commands and inputs between
-//! the [`Protocol`] and the [`OpenAiConnection`] handle.
-//!
-//! The task never blocks on the handle: commands are always taken (so a
-//! driver waiting in `send` cannot deadlock against a full input channel);
-//! reading from the socket pauses instead while too many inputs wait for
-//! the driver. Frames produced by one step are fed and flushed once.
+//! The provider's only IO: the shared WebSocket link task
+//! ([`crate::realtime::link`]) driving this provider's [`Protocol`], behind
+//! the [`OpenAiConnection`] handle.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
-use futures_util::{SinkExt, StreamExt};
-use rustls::{ClientConfig, RootCertStore};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use tracing::Instrument as _;
 use turngate_core::{BackendCommand, Input};
 
 use super::protocol::{Out, Protocol, SharedStats};
-use super::{OpenAiRealtimeConfig, PROVIDER, ReconnectPolicy};
-use crate::realtime::{BackendError, ConnectionStats, RealtimeConnection, RealtimeSessionConfig};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Commands waiting for the task.
-const COMMAND_CAPACITY: usize = 256;
-/// Inputs waiting for the driver in the channel.
-const INPUT_CAPACITY: usize = 256;
-/// Inputs the task may hold beyond the channel before it stops reading.
-const PENDING_HIGH: usize = 64;
-/// Commands taken in one step before the frames are flushed.
-const COMMAND_BATCH: usize = 32;
-/// How long closing waits for the task to shut the socket.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
-/// How long a giving-up task waits for the driver to take its last inputs.
-const FINAL_DELIVERY: Duration = Duration::from_secs(5);
+use super::{OpenAiRealtimeConfig, PROVIDER};
+pub(crate) use crate::realtime::link::TlsCache;
+use crate::realtime::link::{self, LinkProtocol, LinkSettings};
+use crate::realtime::{
+    BackendError, ConnectionStats, RealtimeConnection, RealtimeSessionConfig, WsConnection,
+};
 
 /// An open session with the OpenAI Realtime API. See
 /// [`RealtimeConnection`] for the contract.
 #[derive(Debug)]
-pub struct OpenAiConnection {
-    commands: mpsc::Sender<ToTask>,
-    inputs: mpsc::Receiver<Input>,
-    stats: Arc<SharedStats>,
-    task: Option<JoinHandle<()>>,
-    send_timeout: Duration,
-}
-
-#[derive(Debug)]
-enum ToTask {
-    Command(BackendCommand),
-    Close,
-}
-
-/// The client TLS configuration, built once per backend (reading the
-/// platform's roots costs milliseconds).
-#[derive(Debug, Default)]
-pub(crate) struct TlsCache(Mutex<Option<Arc<ClientConfig>>>);
+pub struct OpenAiConnection(WsConnection);
 
 /// Connects one session: the upgrade happens here, so a refused key or an
 /// unreachable host fails the call to `connect`; the rest runs in the task.
@@ -80,447 +30,71 @@ pub(crate) async fn connect(
 ) -> Result<OpenAiConnection, BackendError> {
     let stats = Arc::new(SharedStats::default());
     let protocol = Protocol::new(&config, session, Arc::clone(&stats))?;
-    let tls = tls.get(&config.url)?;
-    let ws = open(&config, tls.clone()).await?;
-    let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
-    let (input_tx, input_rx) = mpsc::channel(INPUT_CAPACITY);
-    let send_timeout = config.send_timeout;
-    let task = Task {
-        rng: seed(),
-        config,
-        tls,
-        protocol,
-        commands: command_rx,
-        inputs: input_tx,
-        pending: VecDeque::new(),
-        out: Out::default(),
+    let settings = LinkSettings {
+        provider: PROVIDER,
+        url: config.url.clone(),
+        api_key: config.api_key.clone(),
+        reconnect: config.reconnect.clone(),
+        connect_timeout: config.connect_timeout,
+        send_timeout: config.send_timeout,
+        write_timeout: config.write_timeout,
+        read_buffer_size: config.read_buffer_size,
     };
-    // The connection's task logs under the caller's span (the call), so a
-    // dropped link is found next to the call it happened to.
-    let handle = tokio::spawn(task.run(ws).instrument(tracing::Span::current()));
-    Ok(OpenAiConnection {
-        commands: command_tx,
-        inputs: input_rx,
-        stats,
-        task: Some(handle),
-        send_timeout,
-    })
+    link::connect(settings, protocol, stats, tls).await.map(OpenAiConnection)
 }
 
 #[async_trait]
 impl RealtimeConnection for OpenAiConnection {
     async fn send(&mut self, command: BackendCommand) -> Result<(), BackendError> {
-        // The channel almost always has room: hand the command over without
-        // building a timer, and wait (bounded) only when it is full.
-        let command = match self.commands.try_send(ToTask::Command(command)) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                return Err(BackendError::Closed { provider: PROVIDER });
-            }
-            Err(mpsc::error::TrySendError::Full(command)) => command,
-        };
-        match tokio::time::timeout(self.send_timeout, self.commands.send(command)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(BackendError::Closed { provider: PROVIDER }),
-            Err(_) => {
-                Err(BackendError::Timeout { provider: PROVIDER, what: "handing over a command" })
-            }
-        }
+        self.0.send(command).await
     }
 
     async fn recv(&mut self) -> Option<Input> {
-        self.inputs.recv().await
+        self.0.recv().await
     }
 
-    async fn close(mut self: Box<Self>) {
-        let _ = tokio::time::timeout(CLOSE_WAIT, self.commands.send(ToTask::Close)).await;
-        // Inputs still queued are of no use to anyone now; dropping the
-        // receiver also unblocks a task waiting to deliver them.
-        self.inputs.close();
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(CLOSE_WAIT, task).await;
-        }
+    async fn close(self: Box<Self>) {
+        Box::new(self.0).close().await;
     }
 
     fn stats(&self) -> ConnectionStats {
-        self.stats.snapshot()
+        self.0.stats()
     }
 }
 
-/// What woke the task up.
-enum Step {
-    Delivered,
-    HandleGone,
-    Command(Option<ToTask>),
-    Frame(Option<Result<Message, tungstenite::Error>>),
-    Tick,
-}
-
-/// Why a link ended.
-#[derive(Debug)]
-enum End {
-    /// The handle closed the session or went away.
-    Closed,
-    /// The link broke in a way a new link may fix.
-    Retry(String),
-    /// The server refused us for good (beta shape, policy).
-    Fatal(String),
-}
-
-struct Task {
-    config: OpenAiRealtimeConfig,
-    tls: Option<Arc<ClientConfig>>,
-    protocol: Protocol,
-    commands: mpsc::Receiver<ToTask>,
-    inputs: mpsc::Sender<Input>,
-    pending: VecDeque<Input>,
-    out: Out,
-    rng: u64,
-}
-
-impl Task {
-    async fn run(mut self, first: Ws) {
-        let mut link = first;
-        let mut reconnect = false;
-        loop {
-            self.protocol.link_up(reconnect, &mut self.out);
-            let end = self.serve(&mut link).await;
-            self.protocol.link_down(&mut self.out);
-            self.take_inputs();
-            match end {
-                End::Closed => {
-                    let _ = tokio::time::timeout(CLOSE_WAIT, link.close(None)).await;
-                    return;
-                }
-                End::Fatal(reason) => {
-                    tracing::error!(provider = PROVIDER, %reason, "the server refused the session for good");
-                    drop(link);
-                    self.give_up().await;
-                    return;
-                }
-                End::Retry(reason) => {
-                    tracing::warn!(provider = PROVIDER, %reason, "link lost; reconnecting");
-                    drop(link);
-                }
-            }
-            match self.reconnect().await {
-                Some(new) => {
-                    link = new;
-                    reconnect = true;
-                }
-                None => {
-                    self.give_up().await;
-                    return;
-                }
-            }
-        }
+impl LinkProtocol for Protocol {
+    fn link_up(&mut self, _now: Instant, reconnect: bool, out: &mut Out) {
+        Protocol::link_up(self, reconnect, out);
     }
 
-    /// Runs one link until it ends.
-    async fn serve(&mut self, ws: &mut Ws) -> End {
-        let mut flush = false;
-        loop {
-            if !self.out.frames.is_empty() || flush {
-                flush = false;
-                match tokio::time::timeout(self.config.write_timeout, self.write(ws)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => return End::Retry(format!("write failed: {error}")),
-                    Err(_) => {
-                        return End::Retry(format!(
-                            "the server read nothing for {} ms",
-                            self.config.write_timeout.as_millis()
-                        ));
-                    }
-                }
-            }
-            self.take_inputs();
-            let deadline = self.protocol.poll_timeout().map(Instant::from_std);
-            let reading = self.pending.len() < PENDING_HIGH;
-            let step = tokio::select! {
-                biased;
-                permit = self.inputs.reserve(), if !self.pending.is_empty() => match permit {
-                    Ok(permit) => {
-                        if let Some(input) = self.pending.pop_front() {
-                            permit.send(input);
-                        }
-                        Step::Delivered
-                    }
-                    Err(_) => Step::HandleGone,
-                },
-                command = self.commands.recv() => Step::Command(command),
-                frame = ws.next(), if reading => Step::Frame(frame),
-                () = sleep_until(deadline), if deadline.is_some() => Step::Tick,
-            };
-            match step {
-                Step::Delivered => {}
-                Step::HandleGone => return End::Closed,
-                Step::Command(command) => {
-                    if !self.take_commands(command) {
-                        return End::Closed;
-                    }
-                }
-                Step::Frame(frame) => match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        self.protocol.server_text(now(), text.as_str(), &mut self.out);
-                    }
-                    Some(Ok(Message::Binary(_))) => self.protocol.server_binary(),
-                    // tungstenite queues the pong; the next flush sends it.
-                    Some(Ok(Message::Ping(_))) => flush = true,
-                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(frame))) => return closed_by_server(frame.as_ref()),
-                    Some(Err(error)) => return End::Retry(format!("read failed: {error}")),
-                    None => return End::Retry("the server closed the stream".to_owned()),
-                },
-                Step::Tick => self.protocol.tick(now(), &mut self.out),
-            }
-        }
+    fn link_down(&mut self, out: &mut Out) {
+        Protocol::link_down(self, out);
     }
 
-    /// Takes one command and whatever else is already queued; false when
-    /// the handle closed the session.
-    fn take_commands(&mut self, first: Option<ToTask>) -> bool {
-        let mut next = first;
-        for _ in 0..COMMAND_BATCH {
-            match next {
-                Some(ToTask::Command(command)) => {
-                    self.protocol.command(now(), command, &mut self.out);
-                }
-                Some(ToTask::Close) | None => return false,
-            }
-            match self.commands.try_recv() {
-                Ok(command) => next = Some(command),
-                Err(mpsc::error::TryRecvError::Empty) => return true,
-                Err(mpsc::error::TryRecvError::Disconnected) => next = None,
-            }
-        }
-        match next {
-            Some(ToTask::Command(command)) => {
-                self.protocol.command(now(), command, &mut self.out);
-                true
-            }
-            Some(ToTask::Close) | None => false,
-        }
+    fn command(&mut self, now: Instant, command: BackendCommand, out: &mut Out) {
+        Protocol::command(self, now, command, out);
     }
 
-    async fn write(&mut self, ws: &mut Ws) -> Result<(), tungstenite::Error> {
-        for frame in self.out.frames.drain(..) {
-            ws.feed(Message::text(frame)).await?;
-        }
-        ws.flush().await
+    fn server_text(&mut self, now: Instant, text: &str, out: &mut Out) {
+        Protocol::server_text(self, now, text, out);
     }
 
-    fn take_inputs(&mut self) {
-        self.pending.extend(self.out.inputs.drain(..));
+    fn server_binary(&mut self) {
+        Protocol::server_binary(self);
     }
 
-    /// Waits with backoff and opens a new link; `None` when it gave up or
-    /// the handle closed the session meanwhile.
-    async fn reconnect(&mut self) -> Option<Ws> {
-        let policy = self.config.reconnect.clone();
-        let started = Instant::now();
-        for attempt in 0..policy.max_attempts {
-            let wait = backoff(&policy, attempt, &mut self.rng);
-            if started.elapsed() + wait > policy.max_total {
-                break;
-            }
-            self.wait_for(tokio::time::sleep(wait)).await?;
-            let config = self.config.clone();
-            let tls = self.tls.clone();
-            match self.wait_for(async move { open(&config, tls).await }).await? {
-                Ok(ws) => {
-                    tracing::info!(provider = PROVIDER, attempt = attempt + 1, "reconnected");
-                    return Some(ws);
-                }
-                Err(error) if error.kind().is_retryable() => {
-                    tracing::warn!(provider = PROVIDER, attempt = attempt + 1, %error, "reconnect failed");
-                }
-                Err(error) => {
-                    tracing::error!(provider = PROVIDER, %error, "reconnect refused; giving up");
-                    return None;
-                }
-            }
-        }
-        tracing::error!(provider = PROVIDER, "could not reconnect in time; giving up");
-        None
+    fn tick(&mut self, now: Instant, out: &mut Out) {
+        Protocol::tick(self, now, out);
     }
 
-    /// Runs `future` while still taking commands (they meet no link and are
-    /// counted as lost) and delivering inputs; `None` if the handle closed.
-    async fn wait_for<F: Future>(&mut self, future: F) -> Option<F::Output> {
-        tokio::pin!(future);
-        loop {
-            self.take_inputs();
-            // Without a link nothing can be sent (and the protocol produces
-            // nothing to send while it has none).
-            self.out.frames.clear();
-            let step = tokio::select! {
-                biased;
-                permit = self.inputs.reserve(), if !self.pending.is_empty() => match permit {
-                    Ok(permit) => {
-                        if let Some(input) = self.pending.pop_front() {
-                            permit.send(input);
-                        }
-                        None
-                    }
-                    Err(_) => return None,
-                },
-                command = self.commands.recv() => Some(command),
-                output = &mut future => return Some(output),
-            };
-            if let Some(command) = step
-                && !self.take_commands(command)
-            {
-                return None;
-            }
-        }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Protocol::poll_timeout(self)
     }
 
-    /// Delivers what is left (bounded), then ends: the handle's `recv`
-    /// returns `None` after the last input.
-    async fn give_up(mut self) {
-        self.take_inputs();
-        let deliver = async {
-            while let Some(input) = self.pending.pop_front() {
-                if self.inputs.send(input).await.is_err() {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(FINAL_DELIVERY, deliver).await;
-    }
-}
-
-/// Opens one WebSocket link (the upgrade, with our credentials).
-async fn open(
-    config: &OpenAiRealtimeConfig,
-    tls: Option<Arc<ClientConfig>>,
-) -> Result<Ws, BackendError> {
-    let bad_config = |detail: String| BackendError::Config { provider: PROVIDER, detail };
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|error| bad_config(format!("bad Realtime URL: {error}")))?;
-    if let Some(key) = &config.api_key {
-        let value = HeaderValue::from_str(&format!("Bearer {key}"))
-            .map_err(|_| bad_config("the API key is not a valid header value".to_owned()))?;
-        request.headers_mut().insert(AUTHORIZATION, value);
-    }
-    let ws_config = WebSocketConfig::default().read_buffer_size(config.read_buffer_size);
-    let connector = match tls {
-        Some(tls) => Connector::Rustls(tls),
-        None => Connector::Plain,
-    };
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(ws_config),
-        true,
-        Some(connector),
-    );
-    match tokio::time::timeout(config.connect_timeout, connecting).await {
-        Err(_) => Err(BackendError::Timeout { provider: PROVIDER, what: "opening the WebSocket" }),
-        Ok(Ok((ws, _response))) => Ok(ws),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let status = response.status().as_u16();
-            if status == 401 || status == 403 {
-                Err(BackendError::Auth { provider: PROVIDER, status })
-            } else {
-                Err(BackendError::Refused { provider: PROVIDER, status })
-            }
-        }
-        Ok(Err(tungstenite::Error::Url(error))) => {
-            Err(bad_config(format!("bad Realtime URL: {error}")))
-        }
-        Ok(Err(error)) => {
-            Err(BackendError::Connect { provider: PROVIDER, detail: error.to_string() })
-        }
-    }
-}
-
-/// What a close frame from the server means for us.
-fn closed_by_server(frame: Option<&CloseFrame>) -> End {
-    let Some(frame) = frame else {
-        return End::Retry("closed without a reason".to_owned());
-    };
-    let code = u16::from(frame.code);
-    let reason = format!("closed with {code}: {}", frame.reason.as_str());
-    match frame.code {
+    fn fatal_close(&self, code: u16) -> bool {
         // 4000 is the refusal of the retired beta shape; 1008 a policy
-        // refusal: neither goes away by connecting again.
-        CloseCode::Library(4000) | CloseCode::Policy => End::Fatal(reason),
-        // 1001 at 60 minutes is the session limit: a new session continues.
-        _ => End::Retry(reason),
+        // refusal: neither goes away by connecting again. 1001 at 60 minutes
+        // is the session limit, which a new session continues past.
+        matches!(code, 4000 | 1008)
     }
-}
-
-/// The wait before reconnect attempt `attempt` (from 0): exponential,
-/// capped, with half of it random ("equal jitter"), so many sessions that
-/// dropped together do not come back together.
-fn backoff(policy: &ReconnectPolicy, attempt: u32, rng: &mut u64) -> Duration {
-    let exponential = policy.initial_backoff.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    let capped = exponential.min(policy.max_backoff);
-    let half = capped / 2;
-    let half_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-    half + Duration::from_millis(next_random(rng) % half_ms.saturating_add(1))
-}
-
-fn seed() -> u64 {
-    // A per-process random key from the standard library; only jitter
-    // depends on it.
-    std::collections::hash_map::RandomState::new().hash_one(0x7467_u64) | 1
-}
-
-fn next_random(state: &mut u64) -> u64 {
-    // xorshift64: plenty for jitter.
-    let mut x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    x
-}
-
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-impl TlsCache {
-    /// The TLS configuration for `url`: `None` for `ws://`.
-    fn get(&self, url: &str) -> Result<Option<Arc<ClientConfig>>, BackendError> {
-        if !url.starts_with("wss://") {
-            return Ok(None);
-        }
-        let mut cached = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(config) = cached.as_ref() {
-            return Ok(Some(Arc::clone(config)));
-        }
-        let config = Arc::new(build_tls()?);
-        *cached = Some(Arc::clone(&config));
-        Ok(Some(config))
-    }
-}
-
-/// rustls with the ring provider (no cmake build) and the platform's roots.
-fn build_tls() -> Result<ClientConfig, BackendError> {
-    let tls_error = |detail: String| BackendError::Config { provider: PROVIDER, detail };
-    let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err(tls_error("no root certificates found on this machine".to_owned()));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| tls_error(format!("TLS setup failed: {error}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
 }

@@ -38,12 +38,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use turngate_audio::AudioFormat;
+use turngate_core::TurnModel;
 
 use super::{
     BackendError, PCM_24K, RealtimeBackend, RealtimeCapabilities, RealtimeConnection,
     RealtimeSessionConfig,
 };
 
+pub use crate::realtime::ReconnectPolicy;
 #[cfg(feature = "fuzzing")]
 pub use fuzz::fuzz_server_events;
 pub use io::OpenAiConnection;
@@ -117,19 +119,6 @@ pub enum PayloadEncoding {
     Base64,
 }
 
-/// Reconnect with exponential backoff and jitter, bounded in attempts and time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReconnectPolicy {
-    /// The wait before the first attempt after a drop.
-    pub initial_backoff: Duration,
-    /// The cap on one wait.
-    pub max_backoff: Duration,
-    /// Attempts before giving up (0 never reconnects).
-    pub max_attempts: u32,
-    /// The longest to keep trying after a drop.
-    pub max_total: Duration,
-}
-
 /// How much conversation is kept for re-injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TranscriptLimits {
@@ -158,14 +147,7 @@ impl RealtimeBackend for OpenAiRealtime {
             provider: PROVIDER,
             input_formats: SUPPORTED_FORMATS.to_vec(),
             output_formats: SUPPORTED_FORMATS.to_vec(),
-            echoes_create_tag: self.config.echoes_metadata,
-            server_vad: true,
-            semantic_vad: true,
-            function_calls: true,
-            out_of_band_responses: true,
-            truncate: true,
-            max_session: Some(MAX_SESSION),
-            reconnects: self.config.reconnect.max_attempts > 0,
+            turn_model: TurnModel::Gated,
         }
     }
 
@@ -211,17 +193,6 @@ impl Default for OpenAiRealtimeConfig {
             auto_response_wait: Duration::from_millis(1500),
             max_create_hold: Duration::from_secs(8),
             transcript: TranscriptLimits::default(),
-        }
-    }
-}
-
-impl Default for ReconnectPolicy {
-    fn default() -> Self {
-        ReconnectPolicy {
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(3),
-            max_attempts: 8,
-            max_total: Duration::from_secs(8),
         }
     }
 }

@@ -22,15 +22,14 @@
 use std::collections::VecDeque;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use turngate_audio::{AudioFormat, SampleRate};
 use turngate_core::{
-    AudioChunk, BackendCommand, CallId, ClientEventId, Input, ItemId, Origin, ResponseId,
-    ResponseSpec, ResponseStatus,
+    AudioChunk, BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ItemId, Origin,
+    ResponseId, ResponseSpec, ResponseStatus,
 };
 
 use super::transcript::{Entry, Transcript};
@@ -39,9 +38,10 @@ use super::wire::{
     ResponseBody, ServerEvent, SessionBody, ToolBody, TranscriptionBody, TurnDetectionBody,
 };
 use super::{OpenAiRealtimeConfig, PayloadEncoding};
-use crate::realtime::{
-    BackendError, ConnectionStats, OutputModality, RealtimeSessionConfig, TurnDetectionConfig,
-};
+pub(crate) use crate::realtime::link::Out;
+pub(crate) use crate::realtime::stats::SharedStats;
+use crate::realtime::stats::{add, bump};
+use crate::realtime::{BackendError, OutputModality, RealtimeSessionConfig, TurnDetectionConfig};
 
 /// The code of a commit refused locally for carrying too little audio.
 pub(crate) const COMMIT_REFUSED: &str = "turngate_commit_too_short";
@@ -49,8 +49,24 @@ pub(crate) const COMMIT_REFUSED: &str = "turngate_commit_too_short";
 pub(crate) const CREATE_REFUSED: &str = "turngate_server_busy";
 /// The code of a held create replaced by a newer one from the core.
 pub(crate) const CREATE_SUPERSEDED: &str = "turngate_create_superseded";
+/// The code of a command this backend has no counterpart for.
+pub(crate) const UNSUPPORTED: &str = "turngate_unsupported_command";
 /// The upstream's code for a second response while one is active.
 const ACTIVE_RESPONSE: &str = "conversation_already_has_active_response";
+/// The upstream's code for a cancel that found its response finished.
+const CANCEL_NOT_ACTIVE: &str = "response_cancel_not_active";
+/// The upstream's code for a commit of an empty input buffer.
+const COMMIT_EMPTY: &str = "input_audio_buffer_commit_empty";
+
+/// What an upstream error code means for the session core.
+pub(crate) fn error_kind(code: Option<&str>) -> BackendErrorKind {
+    match code {
+        Some(ACTIVE_RESPONSE) => BackendErrorKind::ResponseActive,
+        Some(CANCEL_NOT_ACTIVE) => BackendErrorKind::NothingToCancel,
+        Some(COMMIT_EMPTY) => BackendErrorKind::NothingToCommit,
+        _ => BackendErrorKind::Other,
+    }
+}
 
 /// Assistant items whose received audio is remembered per link.
 const ITEMS_REMEMBERED: usize = 32;
@@ -58,30 +74,6 @@ const ITEMS_REMEMBERED: usize = 32;
 const CALLS_REMEMBERED: usize = 64;
 /// Out-of-band creates and responses tracked at once.
 const OUT_OF_BAND_TRACKED: usize = 16;
-
-/// What one step produced: frames to send, in order, then inputs for the core.
-#[derive(Debug, Default)]
-pub(crate) struct Out {
-    pub(crate) frames: Vec<String>,
-    pub(crate) inputs: Vec<Input>,
-}
-
-/// Counters shared with the connection handle.
-#[derive(Debug, Default)]
-pub(crate) struct SharedStats {
-    events_sent: AtomicU64,
-    events_received: AtomicU64,
-    unknown_events: AtomicU64,
-    corrupt_events: AtomicU64,
-    reconnects: AtomicU64,
-    commits_refused: AtomicU64,
-    truncates_clamped: AtomicU64,
-    truncates_skipped: AtomicU64,
-    creates_held: AtomicU64,
-    creates_refused: AtomicU64,
-    dropped_while_down: AtomicU64,
-    items_reinjected: AtomicU64,
-}
 
 /// The provider's state for one session, across links.
 #[derive(Debug)]
@@ -252,6 +244,23 @@ impl Protocol {
                 out.frames.push(wire::to_text(&ClientEvent::ItemCreate { event_id: &id, item }));
                 self.transcript.output(&call_id.0, &output);
             }
+            BackendCommand::Instruct { event_id, purpose, .. } => {
+                // The Realtime API is gated: the core opens its responses
+                // with `response.create` and never sends this to it.
+                tracing::warn!(
+                    provider = super::PROVIDER,
+                    %event_id,
+                    purpose = purpose.as_str(),
+                    "instruction refused: the Realtime API speaks only in responses"
+                );
+                out.inputs.push(Input::BackendError {
+                    event_id: Some(event_id),
+                    kind: BackendErrorKind::Other,
+                    code: Some(UNSUPPORTED.to_owned()),
+                    message: "instruction not sent: the Realtime API speaks only in responses"
+                        .to_owned(),
+                });
+            }
             BackendCommand::AddUserText { event_id, text } => {
                 let id = event_id.to_string();
                 let item = Item::user_text(&text);
@@ -316,6 +325,7 @@ impl Protocol {
             );
             out.inputs.push(Input::BackendError {
                 event_id: Some(event_id),
+                kind: BackendErrorKind::Other,
                 code: Some(COMMIT_REFUSED.to_owned()),
                 message: format!(
                     "commit not sent: {:.2}ms of audio appended since the last commit, at least {}ms needed",
@@ -370,6 +380,7 @@ impl Protocol {
             bump(&self.stats.creates_refused);
             out.inputs.push(Input::BackendError {
                 event_id: Some(old.event_id),
+                kind: BackendErrorKind::Other,
                 code: Some(CREATE_SUPERSEDED.to_owned()),
                 message: "create not sent: a newer create replaced it while the server was busy"
                     .to_owned(),
@@ -460,6 +471,7 @@ impl Protocol {
                 }
                 out.inputs.push(Input::BackendError {
                     event_id,
+                    kind: error_kind(code.as_deref()),
                     code: code.map(|c| c.into_owned()),
                     message: message.into_owned(),
                 });
@@ -688,6 +700,7 @@ impl Protocol {
             tracing::warn!(provider = super::PROVIDER, event_id = %held.event_id, "held create given up: the server stayed busy");
             out.inputs.push(Input::BackendError {
                 event_id: Some(held.event_id),
+                kind: BackendErrorKind::Other,
                 code: Some(CREATE_REFUSED.to_owned()),
                 message: format!(
                     "create not sent: the server kept a response active for {}ms",
@@ -789,27 +802,6 @@ impl Link {
     }
 }
 
-impl SharedStats {
-    /// A snapshot of the counters.
-    pub(crate) fn snapshot(&self) -> ConnectionStats {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        ConnectionStats {
-            events_sent: get(&self.events_sent),
-            events_received: get(&self.events_received),
-            unknown_events: get(&self.unknown_events),
-            corrupt_events: get(&self.corrupt_events),
-            reconnects: get(&self.reconnects),
-            commits_refused: get(&self.commits_refused),
-            truncates_clamped: get(&self.truncates_clamped),
-            truncates_skipped: get(&self.truncates_skipped),
-            creates_held: get(&self.creates_held),
-            creates_refused: get(&self.creates_refused),
-            dropped_while_down: get(&self.dropped_while_down),
-            items_reinjected: get(&self.items_reinjected),
-        }
-    }
-}
-
 /// The GA format object for an audio format, if the API takes it.
 fn format_of(format: AudioFormat) -> Option<Format> {
     match format {
@@ -837,12 +829,4 @@ fn response_named_in(message: &str) -> Option<&str> {
 fn next_internal(counter: &mut u64) -> String {
     *counter += 1;
     format!("tgp{counter}")
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn add(counter: &AtomicU64, n: usize) {
-    counter.fetch_add(n as u64, Ordering::Relaxed);
 }

@@ -97,7 +97,13 @@ pub struct AppendOutbox {
 
 /// Error codes that say the append itself is wrong: sending it again cannot
 /// help.
-const FINAL_CODES: &[&str] = &["invalid_value", "unknown_parameter", "immutable_field_update"];
+const FINAL_CODES: &[&str] = &[
+    "invalid_value",
+    "unknown_parameter",
+    "immutable_field_update",
+    // Reported at close for an append never placed: the session is over.
+    "context_injection_incomplete",
+];
 
 impl AppendOutbox {
     /// An outbox whose `event_id`s start with `tag` (unique per session and

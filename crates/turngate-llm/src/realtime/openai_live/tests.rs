@@ -1,13 +1,15 @@
 //! The wire format against the shapes of the SDK's Live types: every client
 //! event as it must be sent, every server event as it is read.
 
+mod protocol;
+
 use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
 use super::wire::{
     Append, AppendKind, AudioConfig, AudioFormat, AudioOutput, Classified, ClientEvent, Delegation,
-    ResponseItem, ServerEvent, SessionConfig, Target, Voice, classify,
+    InitialItem, ResponseItem, ServerEvent, SessionConfig, Target, Voice, classify,
 };
 
 fn sent(event: &ClientEvent<'_>) -> Value {
@@ -21,6 +23,7 @@ fn session_start_sends_only_what_the_strict_schema_knows() {
         instructions: None,
         audio: AudioConfig { format: AudioFormat::Pcmu { rate: 8000 }, output: None },
         delegation: None,
+        input: Vec::new(),
     };
     assert_eq!(
         sent(&ClientEvent::SessionStart { event_id: "tg-1", session: &minimal }),
@@ -35,13 +38,19 @@ fn session_start_sends_only_what_the_strict_schema_knows() {
             output: Some(AudioOutput { voice: Voice::Custom { id: "voice_123" } }),
         },
         delegation: Some(Delegation::Client { acknowledgement_delay_ms: Some(600) }),
+        input: vec![InitialItem::user("Where is my order?"), InitialItem::assistant("On its way.")],
     };
     assert_eq!(
         sent(&ClientEvent::SessionStart { event_id: "tg-2", session: &full }),
         json!({"type": "session.start", "event_id": "tg-2", "session": {
             "model": "gpt-live-1.1", "instructions": "Be brief.",
             "audio": {"format": {"type": "audio/pcm", "rate": 24000}, "output": {"voice": {"id": "voice_123"}}},
-            "delegation": {"type": "client", "acknowledgement_delay_ms": 600}}})
+            "delegation": {"type": "client", "acknowledgement_delay_ms": 600},
+            "input": [
+                {"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": "Where is my order?"}]},
+                {"type": "message", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "On its way."}]}]}})
     );
     let alaw = SessionConfig {
         audio: AudioConfig {

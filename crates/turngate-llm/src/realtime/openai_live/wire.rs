@@ -116,6 +116,56 @@ pub struct SessionConfig<'a> {
     /// How delegated work comes back; omitted means client delegation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delegation: Option<Delegation>,
+    /// Text-only startup history (at most [`INPUT_MAX_ITEMS`] messages): how
+    /// a session that replaces a lost one learns the conversation so far.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub input: Vec<InitialItem<'a>>,
+}
+
+/// The most startup history messages `session.start` takes.
+pub const INPUT_MAX_ITEMS: usize = 128;
+
+/// The most rendered tokens of startup history the API keeps by default.
+pub const INPUT_MAX_TOKENS: usize = 8192;
+
+/// One message of startup history. The SDK's `InitialItem` is a message
+/// with a role and one text part; we send it in the Responses message
+/// shape (`type: "message"`), which is the strict reading of "a message".
+#[derive(Debug, Serialize)]
+pub struct InitialItem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    content: [TextPart<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+struct TextPart<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+impl<'a> InitialItem<'a> {
+    /// Something the caller said (`input_text`).
+    #[must_use]
+    pub fn user(text: &'a str) -> InitialItem<'a> {
+        InitialItem {
+            kind: "message",
+            role: "user",
+            content: [TextPart { kind: "input_text", text }],
+        }
+    }
+
+    /// Something the model said (`output_text`).
+    #[must_use]
+    pub fn assistant(text: &'a str) -> InitialItem<'a> {
+        InitialItem {
+            kind: "message",
+            role: "assistant",
+            content: [TextPart { kind: "output_text", text }],
+        }
+    }
 }
 
 /// `session.audio`.
@@ -185,6 +235,14 @@ pub enum Delegation {
         #[serde(skip_serializing_if = "Option::is_none")]
         acknowledgement_delay_ms: Option<u32>,
     },
+}
+
+/// Serializes a client event. Our types cannot fail to serialize (no maps
+/// with non-string keys, no floats); should one ever fail, the event is
+/// sent as empty text, which the server refuses with an error we log.
+#[must_use]
+pub fn to_text(event: &ClientEvent<'_>) -> String {
+    serde_json::to_string(event).unwrap_or_default()
 }
 
 // ---- Server events ---------------------------------------------------------

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use turngate_audio::{AudioFormat, SampleRate};
 use turngate_core::{
-    AudioChunk, BackendCommand, CallId, ClientEventId, Input, ItemId, Origin, Purpose, ResponseId,
-    ResponseSpec, ResponseStatus,
+    AudioChunk, BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ItemId, Origin,
+    Purpose, ResponseId, ResponseSpec, ResponseStatus,
 };
 
 use super::support::{Harness, audio_delta, created, done, message_added};
@@ -275,8 +275,11 @@ fn errors_name_our_commands_and_foreign_ids_are_dropped() {
     };
     let (_, inputs) =
         harness.server(error(json!("tg12"), "conversation_already_has_active_response"));
-    let [Input::BackendError { event_id, code, message }] = inputs.as_slice() else { panic!() };
+    let [Input::BackendError { event_id, kind, code, message }] = inputs.as_slice() else {
+        panic!()
+    };
     assert_eq!(*event_id, Some(ClientEventId(12)));
+    assert_eq!(*kind, BackendErrorKind::ResponseActive);
     assert_eq!(code.as_deref(), Some("conversation_already_has_active_response"));
     assert!(message.contains("resp_77"));
     // The error told us of a response we had not seen: the retry waits for it.
@@ -284,8 +287,43 @@ fn errors_name_our_commands_and_foreign_ids_are_dropped() {
     assert_eq!(harness.server(done("resp_77", "completed")).0.len(), 1);
     for foreign in [json!("tgp1"), json!("client_3"), json!(null)] {
         let (_, inputs) = harness.server(error(foreign, "response_cancel_not_active"));
-        assert!(matches!(inputs.as_slice(), [Input::BackendError { event_id: None, .. }]));
+        assert!(matches!(
+            inputs.as_slice(),
+            [Input::BackendError { event_id: None, kind: BackendErrorKind::NothingToCancel, .. }]
+        ));
     }
+}
+
+#[test]
+fn error_codes_become_the_cores_kinds() {
+    let cases = [
+        (Some("conversation_already_has_active_response"), BackendErrorKind::ResponseActive),
+        (Some("response_cancel_not_active"), BackendErrorKind::NothingToCancel),
+        (Some("input_audio_buffer_commit_empty"), BackendErrorKind::NothingToCommit),
+        (Some("server_error"), BackendErrorKind::Other),
+        (None, BackendErrorKind::Other),
+    ];
+    for (code, kind) in cases {
+        assert_eq!(crate::realtime::openai::protocol::error_kind(code), kind, "{code:?}");
+    }
+}
+
+#[test]
+fn an_instruction_is_refused_by_the_gated_api_without_sending_anything() {
+    let mut harness = Harness::default_ready();
+    let command = BackendCommand::Instruct {
+        event_id: ClientEventId(40),
+        purpose: Purpose::Greeting,
+        text: "Say hello.".to_owned(),
+    };
+    let (frames, inputs) = harness.command(command);
+    assert!(frames.is_empty(), "{frames:?}");
+    let [Input::BackendError { event_id: Some(ClientEventId(40)), code: Some(code), .. }] =
+        inputs.as_slice()
+    else {
+        panic!("{inputs:?}")
+    };
+    assert_eq!(code, "turngate_unsupported_command");
 }
 
 #[test]
