@@ -1,0 +1,100 @@
+//! A strict simulator of OpenAI's GPT-Live primary WebSocket, in client
+//! delegation mode.
+//!
+//! [`serve`] binds a WebSocket server at `/v1/live/sessions` that holds a
+//! client to the API's rules, answers every breach with the real error
+//! (shape, code and text where the public record has them) and records it
+//! in a shared [`LiveRecord`] that tests query. The facts come from
+//! openai-python 3.57.0 (`openai/types/live/`, `openai/resources/live/`),
+//! the GPT-Live guides on developers.openai.com ("Managing GPT-Live
+//! sessions", "WebSockets"), and third-party wire captures
+//! (Travizm/dsh-openai-live, pipecat-ai/pipecat PR #5688, aplisay/llm-agent
+//! PR #306); each rule's source is given where it is enforced.
+//!
+//! Rules enforced:
+//! - **Upgrade**: `GET /v1/live/sessions` only (404 otherwise), with
+//!   `Authorization: Bearer <key>` (401), no query string (400) and no
+//!   `OpenAI-Beta` header (400). Nothing is sent before `session.start`.
+//! - **Startup**: the first event must be `session.start`; its config is
+//!   strict (an unknown field anywhere gets `unknown_parameter`,
+//!   `Unknown parameter: '<path>'.`); `model` is required and must be
+//!   `gpt-live-1` or `gpt-live-1.1` (`model_not_found`); `audio.format` is
+//!   PCM16 at 16 or 24 kHz or G.711 at 8 kHz, `rate` included;
+//!   `audio.output.voice` is one of the SDK's 23 built-in voices or
+//!   `{"id"}` (`fable`, `nova`, `onyx` get `forbidden`); `input` holds at
+//!   most 128 developer, user or assistant messages of exactly one text
+//!   part (no `system`) and 8,192 tokens; `instructions` at most 16,384
+//!   tokens; at most one trigger per transcript event type. A refused
+//!   start never starts: the error is followed by a close. Commands sent
+//!   between `session.start` and `session.started` are refused.
+//! - **Commands**: every event is checked against its schema (unknown
+//!   fields, missing fields, types, `event_id` at most 512 characters,
+//!   `audio` at least one); an unknown type (`session.input_audio.commit`,
+//!   `response.cancel`, `conversation.item.truncate`, …) gets an error
+//!   listing the supported client events; `response.create` and
+//!   `response.item.create` get `response.item.create requires Responses
+//!   delegation.`; PCM input must be whole 16-bit samples; appends need a
+//!   `delegation_id` key (null allowed), at most 500 tokens (`invalid_value`,
+//!   `Context append text must not exceed 500 tokens.`), no fixture
+//!   playing, and a non-null id must name a delegation this session
+//!   announced; `session.update` may not change the delegation type
+//!   (`immutable_field_update`); one fixture at a time, PCM16 24 kHz, at
+//!   most 30 s. Every error carries `client_event_id` (top level and in
+//!   `error`) when the command had an `event_id`; no command error closes
+//!   the session.
+//! - **Exactly-once delivery** (accepted by the service, recorded as
+//!   violations): a second commentary for one delegation, and an append
+//!   reusing an `event_id` the session has seen.
+//! - **Timeline**: it moves only with input audio (48, 32 or 8 bytes per
+//!   millisecond). Appends are acknowledged (`session.*.appended` with
+//!   `start_ms`, `end_ms`, `client_event_id`) in send order once the
+//!   timeline has moved [`LiveSimConfig::ack_lag`] past their sending; with
+//!   input stopped they stay pending, and at close each gets one
+//!   `context_injection_incomplete` error before `session.closed`. No input
+//!   for [`LiveSimConfig::idle_expiry`], or the session limit, closes the
+//!   session with reason `expired`.
+//! - **Output**: one continuous track of `session.output_audio.delta`
+//!   (no `event_id`, no timing), digital silence except where the model
+//!   speaks a voiced tone, with `session.output_transcript.delta` fragments
+//!   for its words; caller speech (an energy VAD on the decoded input)
+//!   gets `session.input_transcript.delta` fragments.
+//! - **Model**: after each caller utterance it answers, or every
+//!   [`LiveSimConfig::delegate_every`]th time announces
+//!   `session.delegation.created` and, after `acknowledgement_delay_ms` of
+//!   timeline, says "One moment." unless a commentary or thinking append
+//!   came first (any of them cancels every pending acknowledgement). A
+//!   commentary is spoken after its ack; an instruction too, cutting into
+//!   speech in progress; thinking never. A caller talking over the model
+//!   stops it within [`LiveSimConfig::barge_in`] of timeline, with no event.
+//!   A fixture interrupts speech, gates input to silence, and ends with
+//!   `fixture.played` once its audio is out and the timeline has passed it.
+//! - **No resume**: a dropped socket loses the session (`connection_lost`);
+//!   a new connection is a new session with a new id and no delegations.
+//!
+//! Faults ([`LiveFaults`], off by default, seeded): dropped sockets, late
+//! acknowledgements, random `server_error`s.
+//!
+//! What it deliberately does not do: Responses or Decisions delegation
+//! (a start asking for either is refused with `The simulator supports
+//! client delegation only.`, recorded as [`LiveViolationKind::Unsupported`],
+//! and `decision.*` events are refused as in client mode), trigger
+//! evaluation (`decision.event`), sidebands, forks, WebRTC and SIP, `info`
+//! events, moderation, context compaction, or real speech and
+//! transcription (speech is a tone, transcripts are stock words, an
+//! append is "paraphrased" as its first 40 words). Error texts the public
+//! record does not show are ours and are marked so where they are made;
+//! where a code is not recorded it is `null`, which the guide allows.
+
+mod config;
+mod schema;
+mod server;
+mod session;
+mod track;
+mod violations;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{LiveFaults, LiveSimConfig, Pacing};
+pub use server::{LIVE_PATH, LiveSimServer, serve, serve_at};
+pub use violations::{CloseReason, LiveRecord, LiveSessionStats, LiveViolation, LiveViolationKind};

@@ -1,0 +1,5 @@
+//! The simulator's rules on its pure session, and the wire behaviour over
+//! real loopback WebSockets with a raw client.
+
+mod rules;
+mod wire;
