@@ -190,6 +190,8 @@ pub enum PlantedBug {
     DeadAirIgnoresUser,
     /// Late audio of a cancelled response is played.
     PlayLateAudio,
+    /// Barge-in on a full-duplex model cancels and truncates as if it were gated.
+    GateInFullDuplex,
 }
 
 impl Default for SessionConfig {

@@ -574,7 +574,7 @@ impl Session {
     /// tell the model what the caller actually heard.
     fn barge_in(&mut self, now: Instant) {
         self.barge_in_at = None;
-        if self.full_duplex() {
+        if self.full_duplex() && !self.planted(PlantedBugKind::GateInFullDuplex) {
             // The model hears the caller too and decides itself whether to
             // stop; all that is ours is what the caller's leg still queues.
             self.clear_playout();
@@ -1228,6 +1228,14 @@ impl Session {
     }
 
     fn on_user_text(&mut self, now: Instant, text: String) {
+        if self.full_duplex() {
+            // A full-duplex model hears its caller and takes no typed turns.
+            self.event(Event::RequestDropped {
+                purpose: Purpose::App,
+                reason: DropReason::Unsupported,
+            });
+            return;
+        }
         if !matches!(self.phase, Phase::Starting | Phase::Live) {
             self.event(Event::TurnsDropped { count: 1, reason: DropReason::SessionEnding });
             return;
@@ -1244,9 +1252,7 @@ impl Session {
     fn send_user_text(&mut self, now: Instant, text: String) {
         let event_id = self.event_id(Sent::UserText);
         self.push(Command::Backend(BackendCommand::AddUserText { event_id, text }));
-        if !self.full_duplex() {
-            self.register_turn(now);
-        }
+        self.register_turn(now);
     }
 
     fn on_tool_result(&mut self, call_id: &CallId, output: String) {
@@ -1807,6 +1813,7 @@ impl Session {
             PlantedBugKind::ForgetTurnWhileBusy => PlantedBug::ForgetTurnWhileBusy,
             PlantedBugKind::DeadAirIgnoresUser => PlantedBug::DeadAirIgnoresUser,
             PlantedBugKind::PlayLateAudio => PlantedBug::PlayLateAudio,
+            PlantedBugKind::GateInFullDuplex => PlantedBug::GateInFullDuplex,
         };
         self.config.planted_bug == Some(planted)
     }
@@ -1825,4 +1832,5 @@ enum PlantedBugKind {
     ForgetTurnWhileBusy,
     DeadAirIgnoresUser,
     PlayLateAudio,
+    GateInFullDuplex,
 }

@@ -3,8 +3,10 @@
 //! It starts the server on a free port with the in-process simulators,
 //! places simulated calls over Twilio, Telnyx and AudioCodes (with a
 //! barge-in, a function call, a dead-air check-in and a hang-up among
-//! them) and a chat conversation, then prints each call's timeline and a
-//! summary. It succeeds only if every call behaved, no peer saw a protocol
+//! them) and a chat conversation, and one more call on a second server
+//! whose voice API is GPT-Live (full duplex: a barge-in the model decides
+//! itself, and a delegation run as a tool), then prints each call's
+//! timeline and a summary. It succeeds only if every call behaved, no peer saw a protocol
 //! violation, and the simulated upstream reported no conflict.
 
 #![allow(clippy::print_stdout, reason = "printing the timeline and summary is the demo's purpose")]
@@ -18,7 +20,7 @@ use tokio::net::TcpListener;
 use turngate_core::BargeIn;
 use turngate_sim::callers::{self, CallReport, CallerConfig, CallerEvent, Protocol, Step};
 
-use crate::config::Config;
+use crate::config::{Config, VoiceApi};
 use crate::server::{ServerBuilder, ServerError};
 use crate::state::AppState;
 
@@ -51,6 +53,9 @@ enum Expectation {
     BargeIn,
     FunctionCall,
     DeadAirHangUp,
+    /// A GPT-Live call: the caller talks over the model, and a delegation
+    /// reaches the app as a tool call.
+    LiveBargeInAndDelegation,
 }
 
 /// Runs the demo; `config` supplies anything not fixed by the demo itself.
@@ -65,22 +70,23 @@ pub async fn run(mut config: Config) -> Result<(), DemoError> {
     config.session.dead_air.timeout = Duration::from_millis(2500);
     config.session.dead_air.max_check_ins = 1;
     config.session.dead_air.hang_up_grace = Duration::from_millis(2000);
-    let server = ServerBuilder::new(config).build().await?;
-    let state = Arc::clone(server.state());
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(listener, async move {
-        let _ = stop_rx.await;
-    }));
-    println!("turngate demo: server on http://{addr}, upstream APIs simulated in process\n");
+    let mut live_config = config.clone();
+    live_config.openai.voice_api = VoiceApi::Live;
+    let (state, addr, stop_tx, serving) = start(config).await?;
+    let (live_state, live_addr, live_stop, live_serving) = start(live_config).await?;
+    println!(
+        "turngate demo: servers on http://{addr} (Realtime) and http://{live_addr} (GPT-Live), \
+         upstream APIs simulated in process\n"
+    );
 
     let scenarios = scenarios();
     let mut calls = Vec::new();
     for (index, scenario) in scenarios.iter().enumerate() {
+        let server =
+            if scenario.expect == Expectation::LiveBargeInAndDelegation { live_addr } else { addr };
         let config = CallerConfig {
             protocol: scenario.protocol,
-            url: format!("ws://{addr}{}", scenario.path),
+            url: format!("ws://{server}{}", scenario.path),
             call_id: format!("demo-{}-{index}", scenario.name),
             script: scenario.script.clone(),
             timeout: Duration::from_secs(45),
@@ -109,8 +115,13 @@ pub async fn run(mut config: Config) -> Result<(), DemoError> {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     for (scenario, report) in &reports {
-        print_call(&state, scenario, report);
-        problems.extend(check_call(&state, scenario, report));
+        let state = if scenario.expect == Expectation::LiveBargeInAndDelegation {
+            &live_state
+        } else {
+            &state
+        };
+        print_call(state, scenario, report);
+        problems.extend(check_call(state, scenario, report));
     }
     match &chat {
         Ok(lines) => {
@@ -122,20 +133,39 @@ pub async fn run(mut config: Config) -> Result<(), DemoError> {
         }
         Err(error) => problems.push(format!("chat: {error}")),
     }
-    problems.extend(summary(&state, &reports));
+    problems.extend(summary(&state, &live_state, &reports));
     match scrape_metrics(addr).await {
         Ok(text) => problems.extend(check_metrics(&text)),
         Err(error) => problems.push(format!("/metrics could not be scraped: {error}")),
     }
 
     let _ = stop_tx.send(());
+    let _ = live_stop.send(());
     let _ = serving.await;
+    let _ = live_serving.await;
     if problems.is_empty() {
         println!("demo: everything behaved");
         Ok(())
     } else {
         Err(DemoError::Misbehaved(problems))
     }
+}
+
+type Serving = tokio::task::JoinHandle<Result<(), ServerError>>;
+
+/// Builds and serves one server on a free loopback port.
+async fn start(
+    config: Config,
+) -> Result<(Arc<AppState>, SocketAddr, tokio::sync::oneshot::Sender<()>, Serving), DemoError> {
+    let server = ServerBuilder::new(config).build().await?;
+    let state = Arc::clone(server.state());
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async move {
+        let _ = stop_rx.await;
+    }));
+    Ok((state, addr, stop_tx, serving))
 }
 
 fn scenarios() -> Vec<Scenario> {
@@ -182,6 +212,23 @@ fn scenarios() -> Vec<Scenario> {
                 Step::SilentUntilHangup { max_ms: 25_000 },
             ],
             expect: Expectation::DeadAirHangUp,
+        },
+        Scenario {
+            name: "twilio-gpt-live",
+            protocol: Protocol::Twilio,
+            path: "/twilio",
+            script: vec![
+                Step::WaitForAgent { max_ms: 8000 },
+                Step::Speak { ms: 1000, hold_on: false },
+                Step::BargeIn { after_agent_ms: 300, speak_ms: 1000 },
+                Step::WaitForAgent { max_ms: 10_000 },
+                // The third thing the caller says is delegated.
+                Step::Speak { ms: 900, hold_on: false },
+                Step::WaitForAgent { max_ms: 10_000 },
+                Step::Silence { ms: 2500 },
+                Step::HangUp,
+            ],
+            expect: Expectation::LiveBargeInAndDelegation,
         },
     ]
 }
@@ -240,6 +287,14 @@ fn check_call(state: &AppState, scenario: &Scenario, report: &CallReport) -> Vec
                 problems.push(format!("{}: no function call was run", scenario.name));
             }
         }
+        Expectation::LiveBargeInAndDelegation => {
+            if report.barge_ins == 0 || server_kinds("barge_in") == 0 {
+                problems.push(format!("{}: no barge-in happened", scenario.name));
+            }
+            if server_kinds("tool") == 0 {
+                problems.push(format!("{}: no delegation was run as a tool", scenario.name));
+            }
+        }
         Expectation::DeadAirHangUp => {
             if server_kinds("check_in") == 0 {
                 problems.push(format!("{}: no dead-air check-in", scenario.name));
@@ -264,9 +319,14 @@ fn check_call(state: &AppState, scenario: &Scenario, report: &CallReport) -> Vec
     problems
 }
 
-fn summary(state: &AppState, reports: &[(&Scenario, CallReport)]) -> Vec<String> {
+fn summary(
+    state: &AppState,
+    live_state: &AppState,
+    reports: &[(&Scenario, CallReport)],
+) -> Vec<String> {
     let mut problems = Vec::new();
     let metrics = &state.metrics;
+    let live = live_state.simulated_upstream();
     let mut latencies: Vec<Duration> =
         reports.iter().flat_map(|(_, r)| r.turn_latencies.iter().copied()).collect();
     latencies.sort();
@@ -280,7 +340,12 @@ fn summary(state: &AppState, reports: &[(&Scenario, CallReport)]) -> Vec<String>
     let upstream = state.simulated_upstream();
     let mut text = String::new();
     let _ = writeln!(text, "== summary ==");
-    let _ = writeln!(text, "calls                      {}", metrics.calls.total());
+    let _ = writeln!(
+        text,
+        "calls                      {} Realtime, {} GPT-Live",
+        metrics.calls.total(),
+        live_state.metrics.calls.total()
+    );
     let _ = writeln!(text, "turns answered             {}", latencies.len());
     let _ = writeln!(text, "turn latency p50 / p90     {} / {}", percentile(0.5), percentile(0.9));
     let _ = writeln!(text, "responses requested        {}", metrics.responses.get());
@@ -291,6 +356,14 @@ fn summary(state: &AppState, reports: &[(&Scenario, CallReport)]) -> Vec<String>
     let _ = writeln!(text, "conflicts upstream         {}", upstream.conflicts);
     let _ = writeln!(text, "upstream rule violations   {}", upstream.violations);
     let _ = writeln!(text, "chat rule violations       {}", upstream.chat_violations);
+    let _ = writeln!(text, "GPT-Live rule violations   {}", live.violations);
+    let delegations: usize = live_state
+        .records
+        .all()
+        .iter()
+        .map(|r| r.timeline.iter().filter(|e| e.kind == "tool").count())
+        .sum();
+    let _ = writeln!(text, "GPT-Live delegations run   {delegations}");
     println!("{text}");
     if upstream.conflicts > 0 || metrics.upstream_conflicts.get() > 0 {
         problems.push(format!("the simulated upstream reported {} conflicts", upstream.conflicts));
@@ -299,6 +372,12 @@ fn summary(state: &AppState, reports: &[(&Scenario, CallReport)]) -> Vec<String>
         problems.push(format!(
             "the Realtime simulator saw {} violations: {:?}",
             upstream.violations, upstream.details
+        ));
+    }
+    if live.violations > 0 {
+        problems.push(format!(
+            "the GPT-Live simulator saw {} violations: {:?}",
+            live.violations, live.details
         ));
     }
     if upstream.chat_violations > 0 {

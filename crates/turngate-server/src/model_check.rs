@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use turngate_llm::chat::{ChatError, RestConfig};
 use turngate_llm::models::{self, Day, ModelStatus};
 
-use crate::config::Config;
+use crate::config::{Config, VoiceApi};
 use crate::server::ServerError;
 
 /// The longest the check may delay the start, whatever the API does.
@@ -33,19 +33,27 @@ pub(crate) enum Verdict {
     Refuse(String),
 }
 
-/// The models the configuration uses: the `model` of the Realtime URL, the
-/// chat model and the transcription model.
+/// The models the configuration uses: the voice model (the `model` of the
+/// Realtime URL and the transcription model, or the GPT-Live model) and the
+/// chat model.
 pub(crate) fn configured(config: &Config) -> Vec<Configured> {
     let openai = &config.openai;
     let realtime = openai.realtime_url.split_once('?').and_then(|(_, query)| {
         query.split('&').find_map(|pair| pair.strip_prefix("model=")).map(str::to_owned)
     });
+    let chat = ("openai.chat_model", Some(openai.chat_model.clone()));
+    // GPT-Live transcribes the caller itself; the transcription model is
+    // the Realtime session's.
+    let checked = match openai.voice_api {
+        VoiceApi::Realtime => vec![
+            ("openai.realtime_url", realtime),
+            chat,
+            ("openai.transcription_model", Some(openai.transcription_model.clone())),
+        ],
+        VoiceApi::Live => vec![("openai.live_model", Some(openai.live_model.clone())), chat],
+    };
     let mut models = Vec::new();
-    for (key, model) in [
-        ("openai.realtime_url", realtime),
-        ("openai.chat_model", Some(openai.chat_model.clone())),
-        ("openai.transcription_model", Some(openai.transcription_model.clone())),
-    ] {
+    for (key, model) in checked {
         if let Some(model) = model.filter(|m| !m.is_empty()) {
             models.push(Configured { key, model });
         }
@@ -160,7 +168,7 @@ mod tests {
     use turngate_llm::models::{Day, ModelStatus};
 
     use super::{Configured, Verdict, configured, is_openai, judge};
-    use crate::config::Config;
+    use crate::config::{Config, VoiceApi};
 
     #[test]
     fn the_models_are_read_from_the_configuration() {
@@ -178,6 +186,11 @@ mod tests {
         );
         config.openai.realtime_url = "wss://example.com/v1/realtime".to_owned();
         assert!(configured(&config).iter().all(|c| c.key != "openai.realtime_url"));
+        // GPT-Live transcribes by itself: its model replaces both voice models.
+        config.openai.voice_api = VoiceApi::Live;
+        config.openai.transcription_model = "gpt-live-transcribe".to_owned();
+        let names: Vec<&str> = configured(&config).into_iter().map(|c| c.key).collect();
+        assert_eq!(names, ["openai.live_model", "openai.chat_model"]);
     }
 
     #[test]

@@ -14,12 +14,14 @@ use turngate_llm::chat::assistants::{AssistantsBackend, AssistantsConfig};
 use turngate_llm::chat::responses::{ResponsesBackend, ResponsesConfig};
 use turngate_llm::chat::{ChatBackend, RestConfig};
 use turngate_llm::realtime::openai::{OpenAiRealtime, OpenAiRealtimeConfig};
+use turngate_llm::realtime::openai_live::{DEFAULT_DELEGATION_TOOL, OpenAiLive, OpenAiLiveConfig};
 use turngate_llm::realtime::{RealtimeBackend, ToolSpec};
 use turngate_llm::tool::{ToolError, ToolHandler};
 use turngate_sim::chat::ChatSim;
+use turngate_sim::live::{LiveSimConfig, LiveSimServer};
 use turngate_sim::realtime::{SimConfig as RealtimeSimConfig, SimServer};
 
-use crate::config::{ChatBackendKind, Config};
+use crate::config::{ChatBackendKind, Config, VoiceApi};
 use crate::server::ServerError;
 
 /// The simulators this process runs in place of upstream APIs; they stop
@@ -28,6 +30,8 @@ use crate::server::ServerError;
 pub struct Simulators {
     /// The Realtime simulator, if one serves.
     pub realtime: Option<SimServer>,
+    /// The GPT-Live simulator, if one serves.
+    pub live: Option<LiveSimServer>,
     /// The chat simulator, if one serves.
     pub chat: Option<ChatSim>,
 }
@@ -62,6 +66,9 @@ pub(crate) async fn realtime(
     config: &Config,
     simulators: &mut Simulators,
 ) -> Result<Arc<dyn RealtimeBackend>, ServerError> {
+    if config.openai.voice_api == VoiceApi::Live {
+        return live(config, simulators).await;
+    }
     let mut realtime = OpenAiRealtimeConfig::default();
     if config.uses_simulators() {
         // Two-second answers leave room to talk over them; every third
@@ -83,6 +90,31 @@ pub(crate) async fn realtime(
         realtime.api_key = Some(config.openai.api_key.clone());
     }
     Ok(Arc::new(OpenAiRealtime::new(realtime)))
+}
+
+async fn live(
+    config: &Config,
+    simulators: &mut Simulators,
+) -> Result<Arc<dyn RealtimeBackend>, ServerError> {
+    let mut live = OpenAiLiveConfig::default();
+    if config.uses_simulators() {
+        // Every third thing the caller says is delegated, so the
+        // delegation path runs too.
+        let sim_config = LiveSimConfig { delegate_every: 3, ..LiveSimConfig::default() };
+        let sim = turngate_sim::live::serve(sim_config).await.map_err(|e| {
+            ServerError::Provider { what: "GPT-Live simulator", detail: e.to_string() }
+        })?;
+        live.url = sim.url();
+        // Like the real API, the simulator wants a bearer key; any will do.
+        live.api_key = Some("turngate-simulator".to_owned());
+        info!(url = %live.url, "GPT-Live simulator serving in process");
+        simulators.live = Some(sim);
+    } else {
+        live.url.clone_from(&config.openai.live_url);
+        live.api_key = Some(config.openai.api_key.clone());
+    }
+    live.model.clone_from(&config.openai.live_model);
+    Ok(Arc::new(OpenAiLive::new(live)))
 }
 
 pub(crate) async fn chat(
@@ -192,6 +224,17 @@ impl ToolHandler for DemoTools {
                 Ok(json!({ "order": order, "status": "shipped", "eta_days": 2 }))
             }
             "time" => Ok(json!({ "time": "12:00" })),
+            // GPT-Live hands work over as a delegation with no task text:
+            // the request is what the caller said.
+            DEFAULT_DELEGATION_TOOL => {
+                let request = arguments.get("request").and_then(Value::as_str).unwrap_or("");
+                let order: String = request.chars().filter(char::is_ascii_digit).collect();
+                if order.is_empty() {
+                    Ok(json!({ "answer": "Everything on the account is in order." }))
+                } else {
+                    Ok(json!({ "order": order, "status": "shipped", "eta_days": 2 }))
+                }
+            }
             other => Err(ToolError::new(format!("no tool named {other}"))),
         }
     }

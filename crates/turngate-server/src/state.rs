@@ -197,6 +197,12 @@ impl AppState {
             report.violations = counts.violations();
             report.details = realtime.record().details();
         }
+        if let Some(live) = &self.simulators.live {
+            let record = live.record();
+            let violations = record.violations();
+            report.violations += violations.len() as u64;
+            report.details.extend(violations.iter().map(|v| format!("{v:?}")));
+        }
         if let Some(chat) = &self.simulators.chat {
             report.chat_violations = chat.violations().total();
         }

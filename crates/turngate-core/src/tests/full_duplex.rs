@@ -273,11 +273,10 @@ fn the_goodbye_is_the_next_stretch_of_speech() {
     );
 }
 
-/// A full-duplex model has no side responses and speaks on request only
-/// when told what to say; typed text joins the conversation without
-/// becoming a turn for the core to answer.
+/// A full-duplex model has no side responses, speaks on request only when
+/// told what to say, and takes no typed turns: each refusal is explicit.
 #[test]
-fn requests_need_instructions_and_text_is_no_turn() {
+fn requests_need_instructions_and_typed_text_is_refused() {
     let config = SessionConfig { barge_in: BargeIn::Off, ..full_duplex() };
     check_with(
         config,
@@ -298,7 +297,7 @@ fn requests_need_instructions_and_text_is_no_turn() {
             request Tell them about the offer.
               backend instruct tg1 app "Tell them about the offer."
             say hello there
-              backend text tg2 "hello there"
+              · dropped app request: Unsupported
             = live, gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );

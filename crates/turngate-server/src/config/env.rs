@@ -1,6 +1,6 @@
 //! Environment variables: each sets one configuration key.
 
-use super::{ChatBackendKind, Config, ConfigError, LogFormat};
+use super::{ChatBackendKind, Config, ConfigError, LogFormat, VoiceApi};
 
 /// One environment variable the server reads.
 #[derive(Clone, Copy, Debug)]
@@ -22,7 +22,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_PUBLIC_URL", key: "public_url" },
     EnvVar { name: "TURNGATE_ADVERTISE_URL", key: "advertise_url" },
     EnvVar { name: "OPENAI_API_KEY", key: "openai.api_key" },
+    EnvVar { name: "TURNGATE_VOICE_API", key: "openai.voice_api" },
     EnvVar { name: "TURNGATE_REALTIME_URL", key: "openai.realtime_url" },
+    EnvVar { name: "TURNGATE_LIVE_URL", key: "openai.live_url" },
+    EnvVar { name: "TURNGATE_LIVE_MODEL", key: "openai.live_model" },
     EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
     EnvVar { name: "TURNGATE_CHAT_BACKEND", key: "openai.chat_backend" },
     EnvVar { name: "TURNGATE_ASSISTANT_ID", key: "openai.assistant_id" },
@@ -73,7 +76,18 @@ pub(super) fn apply(
             "TURNGATE_PUBLIC_URL" => config.public_url = value,
             "TURNGATE_ADVERTISE_URL" => config.advertise_url = value,
             "OPENAI_API_KEY" => config.openai.api_key = value,
+            "TURNGATE_VOICE_API" => {
+                config.openai.voice_api = match value.as_str() {
+                    "realtime" => VoiceApi::Realtime,
+                    "live" => VoiceApi::Live,
+                    other => {
+                        return Err(bad(format!("`{other}` is neither `realtime` nor `live`")));
+                    }
+                };
+            }
             "TURNGATE_REALTIME_URL" => config.openai.realtime_url = value,
+            "TURNGATE_LIVE_URL" => config.openai.live_url = value,
+            "TURNGATE_LIVE_MODEL" => config.openai.live_model = value,
             "TURNGATE_OPENAI_BASE_URL" => config.openai.base_url = value,
             "TURNGATE_CHAT_BACKEND" => {
                 config.openai.chat_backend = match value.as_str() {

@@ -143,6 +143,9 @@ pub const DEFAULT_REALTIME_MODEL: &str = "gpt-realtime-2.1";
 pub const DEFAULT_CHAT_MODEL: &str = "gpt-6-luna";
 /// The default `openai.transcription_model`.
 pub const DEFAULT_TRANSCRIPTION_MODEL: &str = "gpt-live-transcribe";
+/// The default `openai.live_model` (the openai-python SDK's literal, 3.57.0
+/// `openai/types/live/session_config.py`).
+pub const DEFAULT_LIVE_MODEL: &str = "gpt-live-1";
 
 /// The upstream model APIs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,8 +154,14 @@ pub struct OpenAiConfig {
     /// The API key; without one the server uses its in-process simulators
     /// and says so loudly.
     pub api_key: String,
+    /// Which voice API serves calls.
+    pub voice_api: VoiceApi,
     /// The full Realtime WebSocket URL, `?model=` included.
     pub realtime_url: String,
+    /// The GPT-Live primary WebSocket URL (no query parameters).
+    pub live_url: String,
+    /// The GPT-Live model, named in `session.start`.
+    pub live_model: String,
     /// The REST base URL for the chat APIs.
     pub base_url: String,
     /// The voice of the agent.
@@ -171,6 +180,18 @@ pub struct OpenAiConfig {
     /// With an API key, ask the model API at start whether each configured
     /// model exists and when it shuts down.
     pub check_models: bool,
+}
+
+/// Which voice API serves calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceApi {
+    /// The Realtime API: one response at a time, opened, cancelled and
+    /// truncated by turngate's turn gate.
+    Realtime,
+    /// GPT-Live: full duplex; the model takes its own turns and hands work
+    /// to the app as delegations.
+    Live,
 }
 
 /// Which chat API serves `/chat`.
@@ -318,9 +339,12 @@ impl Default for OpenAiConfig {
     fn default() -> Self {
         OpenAiConfig {
             api_key: String::new(),
+            voice_api: VoiceApi::Realtime,
             realtime_url: format!(
                 "wss://api.openai.com/v1/realtime?model={DEFAULT_REALTIME_MODEL}"
             ),
+            live_url: "wss://api.openai.com/v1/live/sessions".to_owned(),
+            live_model: DEFAULT_LIVE_MODEL.to_owned(),
             base_url: "https://api.openai.com/v1".to_owned(),
             voice: "marin".to_owned(),
             instructions: "You are a helpful, concise phone agent.".to_owned(),
@@ -399,7 +423,10 @@ impl fmt::Debug for OpenAiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiConfig")
             .field("api_key", &redacted(&self.api_key))
+            .field("voice_api", &self.voice_api)
             .field("realtime_url", &self.realtime_url)
+            .field("live_url", &self.live_url)
+            .field("live_model", &self.live_model)
             .field("base_url", &self.base_url)
             .field("voice", &self.voice)
             .field("chat_backend", &self.chat_backend)
@@ -601,6 +628,16 @@ impl Config {
             );
         }
         check_ws_url(&self.openai.realtime_url).or_else(|p| bad("openai.realtime_url", p))?;
+        check_ws_url(&self.openai.live_url).or_else(|p| bad("openai.live_url", p))?;
+        if self.openai.live_url.contains('?') {
+            return bad(
+                "openai.live_url",
+                "takes no query parameters (the model goes in `openai.live_model`)".to_owned(),
+            );
+        }
+        if self.openai.voice_api == VoiceApi::Live && self.openai.live_model.trim().is_empty() {
+            return bad("openai.live_model", "must name a model".to_owned());
+        }
         check_http_url(&self.openai.base_url).or_else(|p| bad("openai.base_url", p))?;
         check_http_url(&self.telnyx.api_url).or_else(|p| bad("telnyx.api_url", p))?;
         if !self.public_url.is_empty() {

@@ -80,9 +80,15 @@ pub(super) const KEYS: &[(&str, &str)] = &[
         "OpenAI (or compatible) API key. Empty: the in-process strict simulators serve every call, and the server says so at start.",
     ),
     (
+        "openai.voice_api",
+        "`realtime` (the Realtime API, turns gated by turngate) or `live` (GPT-Live, full duplex: the model takes its own turns; greetings, check-ins and the goodbye become instruction appends, and a delegation reaches your tools as a call of `delegate` with the caller's request).",
+    ),
+    (
         "openai.realtime_url",
         "Full Realtime WebSocket URL, `?model=` included; any Realtime-compatible server.",
     ),
+    ("openai.live_url", "GPT-Live primary WebSocket URL, without query parameters."),
+    ("openai.live_model", "GPT-Live model, named in `session.start`."),
     ("openai.base_url", "REST base URL for the chat APIs, e.g. `http://127.0.0.1:9000/v1`."),
     ("openai.voice", "The agent's voice."),
     ("openai.instructions", "The agent's instructions."),

@@ -11,6 +11,7 @@
 mod attacks;
 mod calls;
 mod demo;
+mod live;
 mod models;
 mod multi_worker;
 mod resume;

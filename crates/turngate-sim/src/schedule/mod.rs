@@ -15,10 +15,14 @@
 //! 2. every committed user turn answered or dropped by a documented rule;
 //! 3. "agent speaking" true exactly while audio sent is unconfirmed, so it
 //!    never outlives the playback-ended signal;
-//! 4. no dead-air check-in while either side speaks.
+//! 4. no dead-air check-in while either side speaks;
+//! 5. against a full-duplex model (a quarter of the calls): nothing of the
+//!    turn gate is ever sent, and every delegation is answered exactly once
+//!    or called off explicitly.
 //!
 //! A failing schedule prints its seed and a command that replays it.
 
+mod duplex;
 mod monitor;
 mod params;
 mod rng;
@@ -190,4 +194,6 @@ fn add(total: &mut Stats, one: &Stats) {
     total.check_ins += one.check_ins;
     total.upstream_conflicts += one.upstream_conflicts;
     total.disconnects += one.disconnects;
+    total.full_duplex += one.full_duplex;
+    total.delegations += one.delegations;
 }

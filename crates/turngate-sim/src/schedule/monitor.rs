@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use turngate_core::{
     AppCommand, BackendCommand, ClientEventId, Command, EndReason, Event, Input, ItemId, MarkId,
-    Origin, ResponseId, Session, SessionConfig, TransportCommand, TurnDetection,
+    Origin, ResponseId, Session, SessionConfig, TransportCommand, TurnDetection, TurnModel,
 };
 
 /// Which invariant a schedule broke.
@@ -32,6 +32,10 @@ pub enum ViolationKind {
     TurnAccounting,
     /// The session never ended although everyone fell silent.
     NeverEnded,
+    /// A commit, create, cancel or truncate was sent to a full-duplex model.
+    GateInFullDuplex,
+    /// A delegation was answered twice, or neither answered nor called off.
+    DelegationAccounting,
     /// The core panicked.
     Panic,
 }
@@ -40,6 +44,7 @@ pub enum ViolationKind {
 #[derive(Debug)]
 pub(crate) struct Monitor {
     turn_detection: TurnDetection,
+    full_duplex: bool,
     max_check_ins: u32,
     ready: bool,
     user_speaking: bool,
@@ -57,6 +62,11 @@ pub(crate) struct Monitor {
     pub(crate) dropped: u64,
     pub(crate) barge_ins: u64,
     pub(crate) check_ins_total: u64,
+    /// Full duplex: delegations handed to the core, results sent for them
+    /// (by call id), and calls the core said it called off.
+    pub(crate) delegations: u64,
+    answered_calls: Vec<turngate_core::CallId>,
+    pub(crate) discarded: u64,
 }
 
 pub(crate) type Found = (ViolationKind, String);
@@ -65,6 +75,7 @@ impl Monitor {
     pub(crate) fn new(config: &SessionConfig) -> Monitor {
         Monitor {
             turn_detection: config.turn_detection,
+            full_duplex: config.turn_model == TurnModel::FullDuplex,
             max_check_ins: config.dead_air.max_check_ins,
             ready: false,
             user_speaking: false,
@@ -82,6 +93,9 @@ impl Monitor {
             dropped: 0,
             barge_ins: 0,
             check_ins_total: 0,
+            delegations: 0,
+            answered_calls: Vec::new(),
+            discarded: 0,
         }
     }
 
@@ -133,7 +147,9 @@ impl Monitor {
             Input::InputCommitted { .. } if self.turn_detection == TurnDetection::Server => {
                 self.commits += 1;
             }
-            Input::UserText { .. } => self.commits += 1,
+            // A full-duplex model takes typed text as no turn of ours.
+            Input::UserText { .. } if !self.full_duplex => self.commits += 1,
+            Input::FunctionCall { .. } if self.full_duplex => self.delegations += 1,
             _ => {}
         }
     }
@@ -178,6 +194,9 @@ impl Monitor {
             Command::Backend(backend) => {
                 if !self.ready {
                     return Err((ViolationKind::SentBeforeReady, format!("{backend:?}")));
+                }
+                if self.full_duplex {
+                    return self.duplex_command(backend);
                 }
                 match backend {
                     BackendCommand::CreateResponse { event_id, spec } => {
@@ -256,6 +275,7 @@ impl Monitor {
             Event::TurnsAnswered { count, .. } => self.answered += *count as u64,
             Event::TurnsDropped { count, .. } => self.dropped += *count as u64,
             Event::BargeIn { .. } => self.barge_ins += 1,
+            Event::ToolCallsDiscarded { count, .. } => self.discarded += *count as u64,
             Event::CheckIn { number } => {
                 let agent = !self.unconfirmed.is_empty() || self.external;
                 if self.user_speaking || agent {
@@ -279,6 +299,47 @@ impl Monitor {
                 self.external = false;
             }
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Monitor {
+    /// What may go to a full-duplex model: audio, instructions, results
+    /// (each once) and typed text; nothing of the turn gate.
+    fn duplex_command(&mut self, backend: &BackendCommand) -> Result<(), Found> {
+        match backend {
+            BackendCommand::Commit { .. }
+            | BackendCommand::CreateResponse { .. }
+            | BackendCommand::CancelResponse { .. }
+            | BackendCommand::Truncate { .. } => {
+                Err((ViolationKind::GateInFullDuplex, format!("{backend:?}")))
+            }
+            BackendCommand::FunctionOutput { call_id, .. } => {
+                if self.answered_calls.contains(call_id) {
+                    return Err((
+                        ViolationKind::DelegationAccounting,
+                        format!("a second result for {call_id}"),
+                    ));
+                }
+                self.answered_calls.push(call_id.clone());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Full duplex, at the end: every delegation answered once or called off.
+    pub(crate) fn delegations_settled(&self) -> Result<(), Found> {
+        let answered = self.answered_calls.len() as u64;
+        if self.full_duplex && answered + self.discarded != self.delegations {
+            return Err((
+                ViolationKind::DelegationAccounting,
+                format!(
+                    "{} delegations, {answered} answered, {} called off",
+                    self.delegations, self.discarded
+                ),
+            ));
         }
         Ok(())
     }

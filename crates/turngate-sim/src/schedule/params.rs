@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use turngate_core::{BargeIn, ResponseMode, SessionConfig, TurnDetection};
+use turngate_core::{BargeIn, ResponseMode, SessionConfig, TurnDetection, TurnModel};
 
 use super::rng::Rng;
 
@@ -54,8 +54,15 @@ pub(crate) struct Params {
 impl Params {
     pub(crate) fn random(rng: &mut Rng, base: &SessionConfig) -> Params {
         let mut config = base.clone();
-        config.turn_detection =
-            if rng.chance(0.7) { TurnDetection::Server } else { TurnDetection::Client };
+        // A quarter of the calls run against a full-duplex model, which
+        // takes its own turns; the driver's local VAD then reports the
+        // caller's speech, as it does for GPT-Live.
+        config.turn_model = if rng.chance(0.25) { TurnModel::FullDuplex } else { TurnModel::Gated };
+        config.turn_detection = if config.turn_model == TurnModel::FullDuplex || rng.chance(0.3) {
+            TurnDetection::Client
+        } else {
+            TurnDetection::Server
+        };
         config.response_mode = if config.turn_detection == TurnDetection::Server && rng.chance(0.2)
         {
             ResponseMode::ServerAuto

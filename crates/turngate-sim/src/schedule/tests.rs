@@ -18,7 +18,7 @@ fn randomized_schedules_keep_every_invariant() {
     let cases = cases();
     let report = run_many(cases, 1, threads(), &SessionConfig::default());
     eprintln!(
-        "{} schedules in {:.1}s: {} inputs, {:.0} simulated hours, {} turns, {} barge-ins, {} check-ins, {} disconnects",
+        "{} schedules in {:.1}s: {} inputs, {:.0} simulated hours, {} turns, {} barge-ins, {} check-ins, {} disconnects, {} full-duplex calls, {} delegations",
         report.cases,
         report.elapsed.as_secs_f64(),
         report.totals.inputs,
@@ -27,6 +27,8 @@ fn randomized_schedules_keep_every_invariant() {
         report.totals.barge_ins,
         report.totals.check_ins,
         report.totals.disconnects,
+        report.totals.full_duplex,
+        report.totals.delegations,
     );
     if let Some(violation) = report.violation {
         panic!("{violation}");
@@ -40,6 +42,16 @@ fn randomized_schedules_keep_every_invariant() {
         report.totals.disconnects > cases / 10,
         "too few disconnects: {}",
         report.totals.disconnects
+    );
+    assert!(
+        report.totals.full_duplex > cases / 8,
+        "too few full-duplex calls: {}",
+        report.totals.full_duplex
+    );
+    assert!(
+        report.totals.delegations > cases / 8,
+        "too few delegations: {}",
+        report.totals.delegations
     );
 }
 
@@ -63,6 +75,7 @@ fn every_planted_bug_is_caught() {
         (PlantedBug::ForgetTurnWhileBusy, ViolationKind::TurnAccounting),
         (PlantedBug::DeadAirIgnoresUser, ViolationKind::CheckInWhileSpeaking),
         (PlantedBug::PlayLateAudio, ViolationKind::LateAudioPlayed),
+        (PlantedBug::GateInFullDuplex, ViolationKind::GateInFullDuplex),
     ];
     for (bug, expected) in planted {
         let config = SessionConfig { planted_bug: Some(bug), ..SessionConfig::default() };

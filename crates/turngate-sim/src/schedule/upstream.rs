@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use turngate_core::{
-    BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ItemId, Origin, ResponseId, ResponseMode,
-    ResponseStatus,
+    BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ItemId, Origin, ResponseId,
+    ResponseMode, ResponseStatus,
 };
 
 use super::params::Params;

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use turngate_core::{
     AppCommand, AudioChunk, CallId, Command, Input, Session, TransportCommand, TurnDetection,
+    TurnModel,
 };
 
+use super::duplex::Duplex;
 use super::monitor::{Found, Monitor, ViolationKind};
 use super::params::{Flavor, Params};
 use super::rng::Rng;
-use super::upstream::{UpOut, Upstream};
+use super::upstream::{Breach, UpOut, Upstream};
 
 /// What happened in a schedule that ran to its end.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub struct Stats {
     pub upstream_conflicts: u64,
     /// Backend disconnects.
     pub disconnects: u64,
+    /// Calls against a full-duplex model.
+    pub full_duplex: u64,
+    /// Delegations a full-duplex model handed over.
+    pub delegations: u64,
 }
 
 #[derive(Debug)]
@@ -92,6 +98,56 @@ impl Fifo {
     }
 }
 
+/// The model server of a schedule: gated (Realtime) or full duplex (GPT-Live).
+#[derive(Debug)]
+enum Model {
+    Gated(Upstream),
+    Duplex(Duplex),
+}
+
+impl Model {
+    fn reset(&mut self) {
+        match self {
+            Model::Gated(upstream) => upstream.reset(),
+            Model::Duplex(duplex) => duplex.reset(),
+        }
+    }
+
+    fn configure(&mut self) -> UpOut {
+        match self {
+            Model::Gated(upstream) => upstream.configure(),
+            Model::Duplex(duplex) => duplex.configure(),
+        }
+    }
+
+    fn receive(
+        &mut self,
+        command: turngate_core::BackendCommand,
+        params: &Params,
+        rng: &mut Rng,
+        out: &mut Vec<UpOut>,
+    ) -> Result<(), Breach> {
+        match self {
+            Model::Gated(upstream) => upstream.receive(command, params, rng, out),
+            Model::Duplex(duplex) => duplex.receive(command, params, rng, out),
+        }
+    }
+
+    fn step(&mut self, key: u64, params: &Params, rng: &mut Rng, out: &mut Vec<UpOut>) {
+        match self {
+            Model::Gated(upstream) => upstream.step(key, params, rng, out),
+            Model::Duplex(duplex) => duplex.step(key, rng, out),
+        }
+    }
+
+    fn conflicts(&self) -> u32 {
+        match self {
+            Model::Gated(upstream) => upstream.conflicts,
+            Model::Duplex(_) => 0,
+        }
+    }
+}
+
 /// How many recent steps a failure report shows.
 const TRACE_STEPS: usize = 40;
 /// How long after the caller falls silent the session has to end.
@@ -107,7 +163,7 @@ pub(crate) struct World {
     session: Session,
     ended: bool,
     timer_at: Option<Duration>,
-    upstream: Upstream,
+    upstream: Model,
     epoch: u32,
     socket_alive: bool,
     to_upstream: Fifo,
@@ -154,7 +210,11 @@ impl World {
             session,
             ended: false,
             timer_at: None,
-            upstream: Upstream::default(),
+            upstream: if params.config.turn_model == TurnModel::FullDuplex {
+                Model::Duplex(Duplex::default())
+            } else {
+                Model::Gated(Upstream::default())
+            },
             epoch: 0,
             socket_alive: true,
             to_upstream: Fifo::default(),
@@ -222,11 +282,16 @@ impl World {
             );
             return Err(self.failure(ViolationKind::TurnAccounting, detail));
         }
+        if let Err((kind, detail)) = self.monitor.delegations_settled() {
+            return Err(self.failure(kind, detail));
+        }
         self.stats.simulated = self.now;
         self.stats.turns = self.monitor.commits;
         self.stats.barge_ins = self.monitor.barge_ins;
         self.stats.check_ins = self.monitor.check_ins_total;
-        self.stats.upstream_conflicts = u64::from(self.upstream.conflicts);
+        self.stats.upstream_conflicts = u64::from(self.upstream.conflicts());
+        self.stats.full_duplex = u64::from(matches!(self.upstream, Model::Duplex(_)));
+        self.stats.delegations = self.monitor.delegations;
         Ok(self.stats)
     }
 

@@ -52,6 +52,8 @@ use crate::realtime::stats::{SharedStats, add, bump};
 pub(crate) const UNSUPPORTED: &str = "turngate_unsupported_command";
 /// The code of a tool output refused because its delegation cannot take it.
 pub(crate) const DELEGATION_REFUSED: &str = "turngate_delegation_refused";
+/// The code of a result lost with its session before it was placed.
+pub(crate) const SESSION_LOST: &str = "turngate_session_lost";
 
 /// Start-up error codes after which connecting again cannot help.
 const FATAL_START_CODES: &[&str] = &[
@@ -113,8 +115,9 @@ struct Live {
     /// The session id (`live_…`), once started.
     id: Option<String>,
     appends: AppendOutbox,
-    /// Which core event each append piece answers for.
-    answers_for: Vec<(String, ClientEventId)>,
+    /// Which core event each append piece answers for, and whether it
+    /// carries a delegation's result.
+    answers_for: Vec<(String, ClientEventId, bool)>,
     delegations: Delegations,
     /// Delegations announced and not yet handed to the core, with when
     /// they go (after the settle time).
@@ -218,6 +221,18 @@ impl Protocol {
         self.flush_heard(&mut live, out);
         let lost = live.appends.session_lost();
         add(&self.stats.dropped_while_down, lost.len());
+        // A result that was never placed is lost: the app hears of it. An
+        // instruction is the core's to give again (it does, for a goodbye).
+        for outcome in &lost {
+            if let Some((event_id, true)) = answers_for(&mut live, outcome) {
+                out.inputs.push(Input::BackendError {
+                    event_id: Some(event_id),
+                    kind: BackendErrorKind::Other,
+                    code: Some(SESSION_LOST.to_owned()),
+                    message: "result not placed: the session was lost before it".to_owned(),
+                });
+            }
+        }
         if live.started {
             out.inputs.push(Input::BackendDisconnected);
         }
@@ -268,7 +283,7 @@ impl Protocol {
                     content: text,
                     delegation_id: None,
                 };
-                self.queue_append(request, event_id, out);
+                self.queue_append(request, event_id, false, out);
             }
             BackendCommand::FunctionOutput { event_id, call_id, output } => {
                 self.delegation_result(event_id, call_id, output, out);
@@ -320,13 +335,19 @@ impl Protocol {
             }
         };
         let request = AppendRequest { kind, content: output, delegation_id: Some(call_id.0) };
-        self.queue_append(request, event_id, out);
+        self.queue_append(request, event_id, true, out);
     }
 
-    fn queue_append(&mut self, request: AppendRequest, event_id: ClientEventId, out: &mut Out) {
+    fn queue_append(
+        &mut self,
+        request: AppendRequest,
+        event_id: ClientEventId,
+        result: bool,
+        out: &mut Out,
+    ) {
         let Some(live) = self.session.as_mut() else { return };
         for piece in live.appends.push(request) {
-            live.answers_for.push((piece, event_id));
+            live.answers_for.push((piece, event_id, result));
         }
         self.send_appends(out);
     }
@@ -410,7 +431,7 @@ impl Protocol {
                 let Some(live) = self.session.as_mut() else { return };
                 let Some(id) = client_event_id else { return };
                 if let Some(Outcome::Placed { event_id }) = live.appends.acknowledged(&id) {
-                    live.answers_for.retain(|(piece, _)| *piece != event_id);
+                    live.answers_for.retain(|(piece, _, _)| *piece != event_id);
                 }
             }
             ServerEvent::DelegationCreated { delegation_id, target, offset_ms } => {
@@ -522,14 +543,14 @@ impl Protocol {
             return;
         }
         if let Some(id) = client_event_id
-            && live.answers_for.iter().any(|(piece, _)| piece == id)
+            && live.answers_for.iter().any(|(piece, _, _)| piece == id)
         {
             match live.appends.failed(id, code, message) {
                 // Sent again at once: the error said nothing against it.
                 None => self.send_appends(out),
                 Some(outcome) => {
                     let answers = answers_for(live, &outcome);
-                    if let (Some(event_id), Outcome::Rejected { code, message, .. }) =
+                    if let (Some((event_id, _)), Outcome::Rejected { code, message, .. }) =
                         (answers, outcome)
                     {
                         out.inputs.push(Input::BackendError {
@@ -608,16 +629,17 @@ impl Protocol {
     }
 }
 
-/// The core event an append outcome answers for, forgetting its pieces.
-fn answers_for(live: &mut Live, outcome: &Outcome) -> Option<ClientEventId> {
+/// The core event an append outcome answers for (and whether it was a
+/// result), forgetting the piece.
+fn answers_for(live: &mut Live, outcome: &Outcome) -> Option<(ClientEventId, bool)> {
     let piece = match outcome {
         Outcome::Placed { event_id }
         | Outcome::Rejected { event_id, .. }
         | Outcome::Dropped { event_id } => event_id,
     };
-    let position = live.answers_for.iter().position(|(id, _)| id == piece)?;
-    let (_, event_id) = live.answers_for.remove(position);
-    Some(event_id)
+    let position = live.answers_for.iter().position(|(id, _, _)| id == piece)?;
+    let (_, event_id, result) = live.answers_for.remove(position);
+    Some((event_id, result))
 }
 
 fn refuse(event_id: ClientEventId, message: &str, out: &mut Out) {

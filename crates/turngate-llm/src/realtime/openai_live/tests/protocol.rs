@@ -16,7 +16,9 @@ use turngate_core::{
 use crate::realtime::RealtimeSessionConfig;
 use crate::realtime::link::{LinkEnd, Out};
 use crate::realtime::openai_live::OpenAiLiveConfig;
-use crate::realtime::openai_live::protocol::{DELEGATION_REFUSED, Protocol, UNSUPPORTED};
+use crate::realtime::openai_live::protocol::{
+    DELEGATION_REFUSED, Protocol, SESSION_LOST, UNSUPPORTED,
+};
 use crate::realtime::stats::SharedStats;
 
 struct Harness {
@@ -427,5 +429,31 @@ fn the_format_names_follow_the_carrier() {
     assert_eq!(
         wire_format(AudioFormat::Pcm16(turngate_audio::SampleRate::Hz16000)),
         Wire::Pcm { rate: 16_000 }
+    );
+}
+
+#[test]
+fn a_result_lost_with_its_session_is_reported_and_an_instruction_is_not() {
+    let mut harness = Harness::started();
+    harness.server(json!({"type": "session.delegation.created", "event_id": "e", "offset_ms": 0,
+        "delegation": {"id": "deleg_1", "type": "delegation", "target": "client"}}));
+    harness.advance(Duration::from_millis(700));
+    harness.command(BackendCommand::FunctionOutput {
+        event_id: ClientEventId(21),
+        call_id: CallId("deleg_1".to_owned()),
+        output: "{}".to_owned(),
+    });
+    harness.command(BackendCommand::Instruct {
+        event_id: ClientEventId(22),
+        purpose: Purpose::Goodbye,
+        text: "Say goodbye.".to_owned(),
+    });
+    let inputs = harness.link_down();
+    assert!(
+        matches!(inputs.as_slice(), [
+            Input::BackendError { event_id: Some(ClientEventId(21)), code: Some(code), .. },
+            Input::BackendDisconnected,
+        ] if code == SESSION_LOST),
+        "{inputs:?}"
     );
 }

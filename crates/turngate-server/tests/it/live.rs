@@ -1,0 +1,133 @@
+//! Whole calls with GPT-Live as the voice API, against the strict GPT-Live
+//! simulator: the model takes its own turns, the server only forwards its
+//! speech, runs its delegations once and keeps its timeline moving.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use turngate_llm::realtime::openai_live::{OpenAiLive, OpenAiLiveConfig};
+use turngate_server::ServerBuilder;
+use turngate_server::config::VoiceApi;
+use turngate_sim::callers::{self, CallReport, CallerConfig, Protocol, Step};
+use turngate_sim::live::{LiveFaults, LiveRecord, LiveSimConfig};
+
+use crate::support::{config, serve, start};
+
+fn script() -> Vec<Step> {
+    vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::BargeIn { after_agent_ms: 300, speak_ms: 900 },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Silence { ms: 2500 },
+        Step::HangUp,
+    ]
+}
+
+async fn call(url: String, call_id: &str, script: Vec<Step>) -> CallReport {
+    callers::run(CallerConfig {
+        protocol: Protocol::Twilio,
+        url,
+        call_id: call_id.to_owned(),
+        script,
+        timeout: Duration::from_secs(40),
+        ..CallerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The record of a call whose carrier id ends with `call_id` (Twilio's are
+/// prefixed `CA`).
+fn record_of(
+    server: &crate::support::Running,
+    call_id: &str,
+) -> turngate_server::record::CallRecord {
+    let all = server.state.records.all();
+    all.into_iter().find(|r| r.call_id.ends_with(call_id)).expect("the call's record")
+}
+
+fn live_config() -> turngate_server::config::Config {
+    let mut config = config();
+    config.openai.voice_api = VoiceApi::Live;
+    config.session.greeting = Some("Greet the caller briefly.".to_owned());
+    config
+}
+
+#[tokio::test]
+async fn a_gpt_live_call_takes_its_own_turns_and_runs_its_delegation_once() {
+    let server = start(live_config()).await;
+    let report = call(server.ws("/twilio"), "it-live", script()).await;
+    assert!(report.is_clean(), "{report}");
+    assert!(report.barge_ins > 0 && report.clears > 0, "{report}");
+    let record = record_of(&server, "it-live");
+    let tools: Vec<_> = record.timeline.iter().filter(|e| e.kind == "tool").collect();
+    assert_eq!(tools.len(), 1, "{record:?}");
+    assert!(tools[0].text.starts_with("delegate("), "{record:?}");
+    assert!(record.timeline.iter().any(|e| e.kind == "barge_in"), "{record:?}");
+    // The strict simulator saw no rule broken: no turn-gate event, no
+    // unknown field, no append answered twice.
+    let upstream = server.state.simulated_upstream();
+    assert_eq!(upstream.violations, 0, "{:?}", upstream.details);
+    let live = server.state.simulators.live.as_ref().expect("the GPT-Live simulator").record();
+    let sessions = live.sessions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let session = &sessions[0];
+    assert_eq!(session.delegations_announced, 1, "{session:?}");
+    assert_eq!(session.delegations_answered, 1, "{session:?}");
+    // The greeting went as an instruction, and the speech the caller heard
+    // is the model's speech, not its whole silent track.
+    assert!(session.instructions_appends >= 1, "{session:?}");
+    // Each stretch may carry the gate's lead-in and hangover (under 400 ms).
+    let heard = u64::try_from(report.agent_audio_received.as_millis()).unwrap();
+    let track = session.output_frames * 20;
+    assert!(
+        heard <= session.output_speech_ms + session.speech_stretches * 400,
+        "{heard} ms heard, {session:?}"
+    );
+    assert!(heard + 3000 < track, "{heard} ms heard of a {track} ms track");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_gpt_live_session_is_replaced_and_the_call_goes_on() {
+    // Every session's socket drops after a few hundred events.
+    let sim_config = LiveSimConfig {
+        faults: LiveFaults { drop_connection: Some((1.0, 250, 350)), ..LiveFaults::default() },
+        ..LiveSimConfig::default()
+    };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        ..OpenAiLiveConfig::default()
+    });
+    let server =
+        serve(ServerBuilder::new(live_config()).realtime(Arc::new(backend)).build().await.unwrap())
+            .await;
+    let script = vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::HangUp,
+    ];
+    let report = call(server.ws("/twilio"), "it-live-drop", script).await;
+    let record: Arc<LiveRecord> = sim.record();
+    assert!(report.is_clean(), "{report}");
+    assert!(record.dropped() >= 1, "no socket was dropped");
+    assert!(record.sessions_started() >= 2, "no new session after the drop");
+    // Each new session started with the conversation so far, and the
+    // strict schema took it.
+    assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let call = record_of(&server, "it-live-drop");
+    assert!(call.timeline.iter().any(|e| e.kind == "backend_lost"), "{call:?}");
+    assert!(report.turn_latencies.len() >= 3, "{report}");
+    server.stop().await;
+    sim.shutdown().await;
+}
