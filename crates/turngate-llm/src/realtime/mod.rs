@@ -34,6 +34,8 @@ mod config;
 mod error;
 #[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
 mod link;
+#[cfg(test)]
+mod mutate;
 mod stats;
 
 #[cfg(feature = "openai-realtime")]

@@ -77,6 +77,12 @@ fn bad_values_are_named_with_their_key() {
         ),
         (vec![("TURNGATE_OPENAI_BASE_URL", "api.openai.com")], "openai.base_url"),
         (vec![("TURNGATE_CHAT_BACKEND", "threads")], "openai.chat_backend"),
+        (vec![("TURNGATE_VOICE_API", "gpt")], "openai.voice_api"),
+        (
+            vec![("TURNGATE_LIVE_URL", "wss://api.openai.com/v1/live/sessions?model=gpt-live-1")],
+            "openai.live_url",
+        ),
+        (vec![("TURNGATE_VOICE_API", "live"), ("TURNGATE_LIVE_MODEL", " ")], "openai.live_model"),
         (vec![("TURNGATE_LOG_FORMAT", "xml")], "log_format"),
     ] {
         let error = Config::load(None, &env(&vars), &Overrides::default()).unwrap_err().to_string();

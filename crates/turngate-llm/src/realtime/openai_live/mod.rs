@@ -22,6 +22,8 @@
 
 pub mod appends;
 pub mod delegations;
+#[cfg(any(test, feature = "fuzzing"))]
+mod fuzz;
 mod io;
 mod protocol;
 pub mod silence;
@@ -37,6 +39,8 @@ use async_trait::async_trait;
 use turngate_audio::{AudioFormat, GateConfig, SampleRate};
 use turngate_core::TurnModel;
 
+#[cfg(feature = "fuzzing")]
+pub use fuzz::fuzz_server_events;
 pub use io::OpenAiLiveConnection;
 
 use crate::realtime::{

@@ -1,6 +1,7 @@
 //! The wire format against the shapes of the SDK's Live types: every client
 //! event as it must be sent, every server event as it is read.
 
+mod fuzz;
 mod protocol;
 
 use std::borrow::Cow;

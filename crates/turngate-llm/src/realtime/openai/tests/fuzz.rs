@@ -1,7 +1,5 @@
 //! The fuzz harness run in the test suite: a realistic session, then
-//! seeded mutations of it (bytes flipped, lines cut, spliced, repeated),
-//! so the parsers are exercised on every `cargo test`, not only under
-//! libFuzzer. `TURNGATE_PROPERTY_CASES` makes it run longer.
+//! seeded mutations of it (`crate::realtime::mutate`).
 
 use super::super::fuzz::fuzz_server_events;
 
@@ -33,22 +31,6 @@ pub(crate) const SEED: &str = "\u{1}
 {\"type\":\"something.new\",\"event_id\":\"e14\"}
 !k500";
 
-/// A small deterministic generator (xorshift), so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 #[test]
 fn the_realistic_session_reaches_the_core() {
     let inputs = fuzz_server_events(SEED.as_bytes());
@@ -57,47 +39,5 @@ fn the_realistic_session_reaches_the_core() {
 
 #[test]
 fn mutated_sessions_never_panic_or_produce_bad_frames() {
-    let cases: usize =
-        std::env::var("TURNGATE_PROPERTY_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(3000);
-    let seed: u64 = std::env::var("TURNGATE_PROPERTY_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0x5eed_1e55);
-    let mut rng = Rng(seed | 1);
-    let base = SEED.as_bytes().to_vec();
-    for case in 0..cases {
-        let mut data = base.clone();
-        for _ in 0..1 + rng.below(8) {
-            match rng.below(5) {
-                0 => {
-                    let at = rng.below(data.len());
-                    if let Some(byte) = data.get_mut(at) {
-                        *byte = rng.next() as u8;
-                    }
-                }
-                1 => data.truncate(rng.below(data.len())),
-                2 => {
-                    let from = rng.below(data.len());
-                    let to = (from + rng.below(200)).min(data.len());
-                    let piece = data.get(from..to).map(<[u8]>::to_vec).unwrap_or_default();
-                    let at = rng.below(data.len());
-                    data.splice(at..at, piece);
-                }
-                3 => {
-                    let at = rng.below(data.len());
-                    data.insert(at, b'\n');
-                }
-                _ => {
-                    let at = rng.below(data.len());
-                    data.insert(at, [b'"', b'{', b'}', b':', b'0', b'-'][rng.below(6)]);
-                }
-            }
-        }
-        let outcome = std::panic::catch_unwind(|| fuzz_server_events(&data));
-        assert!(
-            outcome.is_ok(),
-            "case {case} (TURNGATE_PROPERTY_SEED={seed}) panicked on {:?}",
-            String::from_utf8_lossy(&data)
-        );
-    }
+    crate::realtime::mutate::never_panics(SEED, fuzz_server_events);
 }

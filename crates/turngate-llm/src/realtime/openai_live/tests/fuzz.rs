@@ -1,0 +1,39 @@
+//! The fuzz harness run in the test suite: a realistic session, then
+//! seeded mutations of it (`crate::realtime::mutate`).
+
+use super::super::fuzz::fuzz_server_events;
+
+/// A session as GPT-Live might send it, with our own steps between.
+pub(crate) const SEED: &str = "\u{1}
+!a160
+{\"type\":\"session.input_transcript.delta\",\"event_id\":\"e1\",\"delta\":\" Where is my order?\",\"start_ms\":0,\"end_ms\":900}
+{\"type\":\"session.output_audio.delta\",\"delta\":\"//////////////////////////8=\"}
+{\"type\":\"session.output_audio.delta\",\"delta\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}
+{\"type\":\"session.output_transcript.delta\",\"event_id\":\"e2\",\"delta\":\"One moment.\",\"start_ms\":900,\"end_ms\":1400}
+{\"type\":\"session.delegation.created\",\"event_id\":\"e3\",\"offset_ms\":950,\"delegation\":{\"id\":\"deleg_1\",\"type\":\"delegation\",\"target\":\"client\"}}
+!k80
+!f1
+{\"type\":\"session.commentary.appended\",\"event_id\":\"e4\",\"client_event_id\":\"fz:1:1\",\"start_ms\":1500,\"end_ms\":1600}
+!i
+{\"type\":\"error\",\"event_id\":\"e5\",\"error\":{\"type\":\"server_error\",\"code\":\"server_error\",\"message\":\"try again\",\"client_event_id\":\"fz:1:2\"}}
+{\"type\":\"error\",\"event_id\":\"e6\",\"error\":{\"type\":\"invalid_request_error\",\"code\":\"invalid_value\",\"message\":\"Context append text must not exceed 500 tokens.\",\"param\":\"content\",\"client_event_id\":\"fz:1:2\"}}
+{\"type\":\"session.usage.updated\",\"event_id\":\"e7\",\"usage\":{\"seconds\":15}}
+{\"type\":\"something.new\",\"event_id\":\"e8\"}
+!f1
+!k10
+{\"type\":\"session.closed\",\"event_id\":\"e9\",\"reason\":\"connection_lost\",\"session\":{\"id\":\"live_fz\",\"expires_at\":1,\"status\":\"active\"},\"usage\":{\"seconds\":20}}
+!d
+!u
+!a160
+!k500";
+
+#[test]
+fn the_realistic_session_reaches_the_core() {
+    let inputs = fuzz_server_events(SEED.as_bytes());
+    assert!(inputs >= 6, "only {inputs} inputs: the seed does not get past the parser");
+}
+
+#[test]
+fn mutated_sessions_never_panic_or_produce_bad_frames() {
+    crate::realtime::mutate::never_panics(SEED, fuzz_server_events);
+}
