@@ -223,6 +223,9 @@ pub enum DropReason {
     /// The backend cannot do it: a full-duplex backend has no out-of-band
     /// responses and speaks on request only when told what to say.
     Unsupported,
+    /// The backend connection died with it, and it is not worth giving
+    /// again to the next one (a check-in whose moment has passed).
+    BackendLost,
 }
 
 /// The bounded waits of the session.

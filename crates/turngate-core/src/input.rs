@@ -105,6 +105,12 @@ pub enum Input {
         /// How it finished.
         status: ResponseStatus,
     },
+    /// A full-duplex backend placed an instruction on its timeline (it was
+    /// not refused; the model has it now). Nothing says when it is spoken.
+    InstructionPlaced {
+        /// The instruction's tag.
+        event_id: ClientEventId,
+    },
     /// The transcript of a user turn.
     UserTranscript {
         /// The user item it belongs to, when known.
@@ -177,6 +183,9 @@ pub enum BackendErrorKind {
     NothingToCommit,
     /// A create was refused because another response is active.
     ResponseActive,
+    /// The command died with its connection before the backend took it
+    /// (a full-duplex session lost with it).
+    Lost,
     /// Anything else.
     Other,
 }

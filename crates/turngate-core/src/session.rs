@@ -52,9 +52,9 @@ pub struct Session {
     queue: Queue,
     out_of_band: VecDeque<ResponseId>,
     tools: Vec<ToolWait>,
-    /// Full duplex: the goodbye was instructed, and the next stretch of
-    /// the model's speech is taken to be it.
-    goodbye_instructed: Option<Request>,
+    /// Full duplex: the goodbye was instructed; it is taken as said once
+    /// the model has spoken for a while after it was placed.
+    goodbye: Option<GoodbyeWait>,
 
     appended_since_commit: Duration,
     /// The most recent audio appended since the last commit (at most
@@ -108,6 +108,21 @@ enum Held {
     UserText(String),
     ToolOutput { call_id: CallId, output: String },
 }
+
+/// Full duplex: the goodbye instruction and how much of the model's speech
+/// has arrived since the backend placed it.
+#[derive(Debug)]
+struct GoodbyeWait {
+    event_id: ClientEventId,
+    request: Request,
+    placed: bool,
+    spoken: Duration,
+}
+
+/// Full duplex: speech after the goodbye was placed that counts as the
+/// goodbye said. Any stretch that ends with less is taken to be something
+/// else (a reply that was already under way).
+const GOODBYE_SPOKEN: Duration = Duration::from_millis(500);
 
 /// A tool call handed to the app, waiting for its result.
 #[derive(Debug)]
@@ -177,7 +192,7 @@ impl Session {
             queue: Queue::default(),
             out_of_band: VecDeque::new(),
             tools: Vec::new(),
-            goodbye_instructed: None,
+            goodbye: None,
             appended_since_commit: Duration::ZERO,
             uncommitted: VecDeque::new(),
             uncommitted_duration: Duration::ZERO,
@@ -385,6 +400,7 @@ impl Session {
             }
             Input::ResponseDone { response_id, status } => self.on_done(now, &response_id, status),
             Input::UserTranscript { text, .. } => self.on_user_transcript(text),
+            Input::InstructionPlaced { event_id } => self.on_instruction_placed(event_id),
             Input::BackendError { event_id, kind, code, message } => {
                 self.on_backend_error(now, event_id, kind, code, message);
             }
@@ -711,8 +727,8 @@ impl Session {
             // where the app still hears of it.
             let orphaned = mem::take(&mut self.tools).len();
             self.discard_tool_calls(orphaned, ResponseStatus::Cancelled);
-            if let Some(goodbye) = self.goodbye_instructed.take() {
-                self.retry_request(goodbye);
+            if let Some(goodbye) = self.goodbye.take() {
+                self.retry_request(goodbye.request);
             }
         }
         let from = self.gate.kind();
@@ -844,20 +860,26 @@ impl Session {
         }
     }
 
-    /// Full duplex: the model began a stretch of speech. It is nobody's
-    /// answer to anything, except that the first one after the goodbye was
-    /// instructed is taken to be the goodbye.
+    /// Full duplex: the model began a stretch of speech, nobody's answer to
+    /// anything (the goodbye is recognised by what is said after it was
+    /// placed, since a stretch may begin before it and run into it).
     fn on_speech_began(&mut self, now: Instant, response_id: ResponseId) {
         if !matches!(self.gate, Gate::Idle) {
             self.event(Event::Ignored(Ignored::ExtraResponseCreated));
             return;
         }
-        let ours = match self.goodbye_instructed.take() {
-            Some(request) => Ours::Yes(request),
-            None => Ours::No,
-        };
-        let flight = self.flight(now, response_id, ours);
+        let flight = self.flight(now, response_id, Ours::No);
         self.transition(now, GateKind::Idle, Gate::Active(flight));
+    }
+
+    /// Full duplex: a stretch of speech ended. If enough of it came after
+    /// the goodbye was placed, the goodbye has been said.
+    fn on_speech_ended(&mut self) {
+        let said = self.goodbye.as_ref().is_some_and(|g| g.placed && g.spoken >= GOODBYE_SPOKEN);
+        if said && let Phase::Ending { goodbye_done, .. } = &mut self.phase {
+            *goodbye_done = true;
+            self.goodbye = None;
+        }
     }
 
     /// A response now exists: it answers every turn committed before it,
@@ -902,6 +924,9 @@ impl Session {
                 duration: audio.duration,
             });
             return;
+        }
+        if let Some(goodbye) = self.goodbye.as_mut().filter(|g| g.placed) {
+            goodbye.spoken += audio.duration;
         }
         let was = self.playback.speaking();
         let mark = self.playback.send(now, &item_id, audio.duration);
@@ -956,6 +981,9 @@ impl Session {
         }
         let next = self.finish(now, flight, status, reason);
         self.transition(now, from, next);
+        if self.full_duplex() {
+            self.on_speech_ended();
+        }
     }
 
     /// Settles a finished response: its turns, its tool calls, our request.
@@ -1077,6 +1105,9 @@ impl Session {
                     self.event(Event::BenignError { code: code.unwrap_or_default() });
                 }
                 Some(Sent::Commit) => self.commit_rejected(event_id, code),
+                Some(Sent::Instruct(purpose)) if kind == BackendErrorKind::Lost => {
+                    self.instruction_lost(event_id, purpose);
+                }
                 Some(Sent::Instruct(purpose)) => {
                     self.event(Event::BackendError { code, message });
                     self.instruction_rejected(purpose);
@@ -1093,7 +1124,7 @@ impl Session {
             BackendErrorKind::NothingToCancel | BackendErrorKind::NothingToCommit => {
                 self.event(Event::BenignError { code: code.unwrap_or_default() });
             }
-            BackendErrorKind::ResponseActive | BackendErrorKind::Other => {
+            BackendErrorKind::ResponseActive | BackendErrorKind::Lost | BackendErrorKind::Other => {
                 self.event(Event::BackendError { code, message });
             }
         }
@@ -1105,10 +1136,30 @@ impl Session {
     fn instruction_rejected(&mut self, purpose: Purpose) {
         self.event(Event::RequestDropped { purpose, reason: DropReason::Rejected });
         if purpose == Purpose::Goodbye {
-            self.goodbye_instructed = None;
+            self.goodbye = None;
             if let Phase::Ending { goodbye_done, .. } = &mut self.phase {
                 *goodbye_done = true;
             }
+        }
+    }
+
+    /// A full-duplex backend lost an instruction with its session. A
+    /// goodbye is given again to the next session; anything else had its
+    /// moment and is dropped, and said so.
+    fn instruction_lost(&mut self, event_id: ClientEventId, purpose: Purpose) {
+        if purpose == Purpose::Goodbye {
+            if let Some(goodbye) = self.goodbye.take_if(|g| g.event_id == event_id) {
+                self.retry_request(goodbye.request);
+            }
+            return;
+        }
+        self.event(Event::RequestDropped { purpose, reason: DropReason::BackendLost });
+    }
+
+    fn on_instruction_placed(&mut self, event_id: ClientEventId) {
+        match self.goodbye.as_mut() {
+            Some(goodbye) if goodbye.event_id == event_id => goodbye.placed = true,
+            _ => {}
         }
     }
 
@@ -1221,7 +1272,7 @@ impl Session {
             self.push(Command::Backend(BackendCommand::CreateResponse { event_id, spec }));
             return;
         }
-        if !matches!(self.gate, Gate::Idle) {
+        if !matches!(self.gate, Gate::Idle) && !self.full_duplex() {
             self.event(Event::ResponseDeferred { purpose: Purpose::App });
         }
         self.queue.push_request(Purpose::App, instructions);
@@ -1412,7 +1463,8 @@ impl Session {
             let event_id = self.event_id(Sent::Instruct(purpose));
             self.push(Command::Backend(BackendCommand::Instruct { event_id, purpose, text }));
             if purpose == Purpose::Goodbye {
-                self.goodbye_instructed = Some(request);
+                self.goodbye =
+                    Some(GoodbyeWait { event_id, request, placed: false, spoken: Duration::ZERO });
             }
         }
     }
@@ -1698,7 +1750,9 @@ impl Session {
             }
             other => self.gate = other,
         }
-        if self.playback.speaking() {
+        // A full-duplex model's speech goes on whatever we cut here; the
+        // goodbye instruction is what turns it.
+        if self.playback.speaking() && !self.full_duplex() {
             self.push(Command::Transport(TransportCommand::Clear));
             self.playback.clear();
             self.event(Event::AgentSpeaking(false));

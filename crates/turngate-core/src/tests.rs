@@ -15,10 +15,13 @@
 //! transcript r1 i1 text...             assistant transcript
 //! call r1 c1 name {json}               function call
 //! done r1 completed                    response done with a status
-//! error tg1 code                       backend error for a client event (`-` for none)
+//! error tg1 code                       backend error for a client event (`-` for none); the
+//!                                      codes response-active, nothing-to-cancel,
+//!                                      nothing-to-commit and lost name their kinds
 //! mark tg1 | playing | played          playback confirmations
 //! external-ended                       the external playback ended
 //! heard text...                        the caller's transcript
+//! placed tg1                           a full-duplex backend placed instruction tg1
 //! say text... | request [text...]      app: typed user text / a response
 //! oob [text...]                        app: an out-of-band response
 //! result c1 {json}                     app: a tool's result
@@ -168,14 +171,13 @@ fn parse(line: &str) -> Input {
         },
         "error" => Input::BackendError {
             event_id: words[1].parse().ok(),
-            // Scripts name the Realtime API's codes; the kind is what its
-            // provider reads from them.
+            // The code names the kind the provider would read from its own
+            // code (the core never sees a provider's strings otherwise).
             kind: match words.get(2).copied() {
-                Some("conversation_already_has_active_response") => {
-                    BackendErrorKind::ResponseActive
-                }
-                Some("response_cancel_not_active") => BackendErrorKind::NothingToCancel,
-                Some("input_audio_buffer_commit_empty") => BackendErrorKind::NothingToCommit,
+                Some("response-active") => BackendErrorKind::ResponseActive,
+                Some("nothing-to-cancel") => BackendErrorKind::NothingToCancel,
+                Some("nothing-to-commit") => BackendErrorKind::NothingToCommit,
+                Some("lost") => BackendErrorKind::Lost,
                 _ => BackendErrorKind::Other,
             },
             code: words.get(2).map(|c| (*c).to_owned()),
@@ -186,6 +188,9 @@ fn parse(line: &str) -> Input {
         "played" => Input::PlaybackEnded,
         "external-ended" => Input::ExternalPlaybackEnded,
         "heard" => Input::UserTranscript { item_id: None, text: rest_from(1) },
+        "placed" => {
+            Input::InstructionPlaced { event_id: words[1].parse().expect("script: bad event id") }
+        }
         "say" => Input::UserText { text: rest_from(1) },
         "request" => Input::RequestResponse {
             instructions: (words.len() > 1).then(|| rest_from(1)),

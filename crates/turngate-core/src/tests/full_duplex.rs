@@ -181,8 +181,8 @@ fn a_lost_session_calls_off_its_delegations() {
     );
 }
 
-/// Dead air checks in with an instruction, never twice for one silence,
-/// and a refused instruction is reported and not sent again.
+/// Dead air checks in with an instruction, and a refused instruction is
+/// reported and not sent again.
 #[test]
 fn check_ins_are_instructions_and_a_refusal_is_final() {
     let config = SessionConfig {
@@ -216,11 +216,12 @@ fn check_ins_are_instructions_and_a_refusal_is_final() {
     );
 }
 
-/// At the duration limit the model is told to say goodbye; the next stretch
-/// of speech is the goodbye, and once the caller has heard it the call
-/// hangs up. Speech in progress is not cancelled (it cannot be).
+/// At the duration limit the model is told to say goodbye. Speech in
+/// progress is neither cancelled (it cannot be) nor cut; the goodbye counts
+/// as said once the model has spoken half a second after the backend placed
+/// it, and the call hangs up when the caller has heard that.
 #[test]
-fn the_goodbye_is_the_next_stretch_of_speech() {
+fn the_goodbye_is_speech_after_it_was_placed() {
     let config = SessionConfig {
         max_call_duration: Duration::from_secs(60),
         goodbye: Some("Say goodbye.".to_owned()),
@@ -233,12 +234,14 @@ fn the_goodbye_is_the_next_stretch_of_speech() {
         created s1 server
         delta s1 s1 100
         +60s
+        delta s1 s1 300
+        placed tg1
         delta s1 s1 100
         done s1 completed
         created s2 server
-        delta s2 s2 200
+        delta s2 s2 600
         done s2 completed
-        +200ms mark tg3
+        +700ms mark tg4
         ",
         expect![[r#"
             ready
@@ -253,18 +256,21 @@ fn the_goodbye_is_the_next_stretch_of_speech() {
               · agent silent
               · ending: max_duration
               backend instruct tg1 goodbye "Say goodbye."
-            delta s1 s1 100
-              play s1 100ms then mark tg2
+            delta s1 s1 300
+              play s1 300ms then mark tg2
               · agent speaking
+            placed tg1
+            delta s1 s1 100
+              play s1 100ms then mark tg3
             done s1 completed
               · gate active -> idle
             created s2 server
               · gate idle -> active
-            delta s2 s2 200
-              play s2 200ms then mark tg3
+            delta s2 s2 600
+              play s2 600ms then mark tg4
             done s2 completed
               · gate active -> idle
-            +200ms mark tg3
+            +700ms mark tg4
               · agent silent
               hang up
               app ended: max_duration
@@ -358,6 +364,51 @@ fn a_goodbye_lost_with_its_session_is_instructed_again() {
             ready
               · backend ready
               backend instruct tg3 goodbye "Say goodbye."
+            = ending (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
+/// A session lost with the goodbye unplaced gives it to the next session,
+/// once (the provider reports the loss after the disconnect); a check-in
+/// lost with its session had its moment and is dropped, said so.
+#[test]
+fn instructions_lost_with_their_session() {
+    let config = SessionConfig {
+        max_call_duration: Duration::from_secs(60),
+        goodbye: Some("Say goodbye.".to_owned()),
+        ..full_duplex()
+    };
+    check_with(
+        config,
+        "
+        ready
+        +7s
+        error tg1 lost
+        +53s
+        lost
+        error tg3 lost
+        ready
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            +7s
+              · check-in 1
+              backend instruct tg1 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
+            error tg1 lost
+              · dropped check_in request: BackendLost
+            +53s
+              · check-in 2
+              backend instruct tg2 check_in "The caller has been silent for a while. Briefly ask whether they are still there."
+              · ending: max_duration
+              backend instruct tg3 goodbye "Say goodbye."
+            lost
+              · backend lost
+            error tg3 lost
+            ready
+              · backend ready
+              backend instruct tg4 goodbye "Say goodbye."
             = ending (max_duration), gate idle, nobody speaking, 0 turns and 0 requests pending
         "#]],
     );

@@ -113,7 +113,7 @@ fn a_probable_claim_is_refuted_by_an_error_for_our_create() {
         ready
         request Hello.
         created r1
-        error tg1 conversation_already_has_active_response
+        error tg1 response-active
         done r1 completed
         +250ms
         ",
@@ -125,8 +125,8 @@ fn a_probable_claim_is_refuted_by_an_error_for_our_create() {
               · gate idle -> requested
             created r1
               · gate requested -> active
-            error tg1 conversation_already_has_active_response
-              · create rejected (conversation_already_has_active_response), retry in 250ms
+            error tg1 response-active
+              · create rejected (response-active), retry in 250ms
             done r1 completed
               · gate active -> idle
             +250ms
@@ -315,7 +315,7 @@ fn cancel_not_active_is_benign() {
         delta r1 i1 200
         speech
         done r1 completed
-        error tg2 response_cancel_not_active
+        error tg2 nothing-to-cancel
         ",
         expect![[r#"
             ready
@@ -340,8 +340,8 @@ fn cancel_not_active_is_benign() {
             done r1 completed
               · requeued 1 turns: Interrupted
               · gate cancelling -> idle
-            error tg2 response_cancel_not_active
-              · benign error response_cancel_not_active
+            error tg2 nothing-to-cancel
+              · benign error nothing-to-cancel
             = live, gate idle, user speaking, 1 turns and 0 requests pending
         "#]],
     );
@@ -498,7 +498,7 @@ fn errors_not_tied_to_a_request_are_reported() {
         "
         ready
         error - rate_limit_exceeded
-        error - input_audio_buffer_commit_empty
+        error - nothing-to-commit
         error tg77 invalid_value
         ",
         expect![[r#"
@@ -506,8 +506,8 @@ fn errors_not_tied_to_a_request_are_reported() {
               · backend ready
             error - rate_limit_exceeded
               · backend error rate_limit_exceeded: from the script
-            error - input_audio_buffer_commit_empty
-              · benign error input_audio_buffer_commit_empty
+            error - nothing-to-commit
+              · benign error nothing-to-commit
             error tg77 invalid_value
               · ignored: UnknownEventError
               · backend error invalid_value: from the script

@@ -96,7 +96,7 @@ fn create_rejected_with_an_error_releases_the_gate() {
         "
         ready
         commit
-        error tg1 conversation_already_has_active_response
+        error tg1 response-active
         created r9
         done r9 completed
         +1s
@@ -108,9 +108,9 @@ fn create_rejected_with_an_error_releases_the_gate() {
               · turn queued (1 pending)
               backend create tg1 answer
               · gate idle -> requested
-            error tg1 conversation_already_has_active_response
+            error tg1 response-active
               · gate requested -> idle
-              · create rejected (conversation_already_has_active_response), retry in 250ms
+              · create rejected (response-active), retry in 250ms
             created r9
               · adopted r9
               · gate idle -> active

@@ -161,7 +161,7 @@ fn a_rejected_commit_drops_its_turn() {
         request Hello.
         audio 200
         silence
-        error tg2 input_audio_buffer_commit_empty
+        error tg2 nothing-to-commit
         created r1 tg1
         done r1 completed
         ",
@@ -177,9 +177,9 @@ fn a_rejected_commit_drops_its_turn() {
               backend commit tg2
               · turn queued (1 pending)
               · deferred answer
-            error tg2 input_audio_buffer_commit_empty
+            error tg2 nothing-to-commit
               · dropped 1 turns: CommitRejected
-              · benign error input_audio_buffer_commit_empty
+              · benign error nothing-to-commit
             created r1 tg1
               · gate requested -> active
             done r1 completed

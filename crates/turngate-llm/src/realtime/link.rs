@@ -48,6 +48,10 @@ const COMMAND_BATCH: usize = 32;
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How long a giving-up task waits for the driver to take its last inputs.
 const FINAL_DELIVERY: Duration = Duration::from_secs(5);
+/// How long a closing session may take to confirm its end, after the
+/// handle has let go (GPT-Live drains its work for up to ten seconds after
+/// `session.close`; pipecat and OpenAI's own example wait 10 to 15 s).
+const FINALIZE: Duration = Duration::from_secs(10);
 
 /// What one protocol step produced: frames for the socket, inputs for the
 /// core, and whether the link must end.
@@ -92,6 +96,14 @@ pub(crate) trait LinkProtocol: Send + 'static {
     /// True when a close frame with `code` from the server means that
     /// connecting again cannot help.
     fn fatal_close(&self, code: u16) -> bool;
+
+    /// The handle closes the session: true after putting in `out` what
+    /// asks the server to end it, when the server must confirm the end
+    /// (the link then stays up, at most [`FINALIZE`], until the protocol
+    /// ends it); false to close the socket at once.
+    fn close(&mut self, _out: &mut Out) -> bool {
+        false
+    }
 }
 
 /// How a link connects and writes.
@@ -195,6 +207,9 @@ pub(crate) async fn connect<P: LinkProtocol>(
         inputs: input_tx,
         pending: VecDeque::new(),
         out: Out::default(),
+        closing: None,
+        unready: 0,
+        link_ready: false,
     };
     // The connection's task logs under the caller's span (the call), so a
     // dropped link is found next to the call it happened to.
@@ -277,6 +292,19 @@ struct Task<P> {
     pending: VecDeque<Input>,
     out: Out,
     rng: u64,
+    /// Set once the handle closed the session and the server is finishing
+    /// it: until when the link may wait.
+    closing: Option<Instant>,
+    /// Links in a row that ended before their session was ready; they use
+    /// up the reconnect budget as failed attempts do.
+    unready: u32,
+    link_ready: bool,
+}
+
+/// What the commands taken in one step amount to.
+enum Taken {
+    Continue,
+    Close,
 }
 
 impl<P: LinkProtocol> Task<P> {
@@ -284,10 +312,19 @@ impl<P: LinkProtocol> Task<P> {
         let mut link = first;
         let mut reconnect = false;
         loop {
+            self.link_ready = false;
             self.protocol.link_up(now(), reconnect, &mut self.out);
             let end = self.serve(&mut link).await;
             self.protocol.link_down(&mut self.out);
             self.take_inputs();
+            if !self.link_ready {
+                self.unready += 1;
+            }
+            if self.closing.is_some() {
+                // The handle let go: nothing more to do for it.
+                let _ = tokio::time::timeout(CLOSE_WAIT, link.close(None)).await;
+                return;
+            }
             match end {
                 End::Closed => {
                     let _ = tokio::time::timeout(CLOSE_WAIT, link.close(None)).await;
@@ -335,7 +372,15 @@ impl<P: LinkProtocol> Task<P> {
                 }
             }
             self.take_inputs();
-            let deadline = self.protocol.poll_timeout().map(Instant::from_std);
+            let closing = self.closing.is_some();
+            if closing {
+                // Nobody takes inputs any more.
+                self.pending.clear();
+            }
+            let deadline = [self.protocol.poll_timeout().map(Instant::from_std), self.closing]
+                .into_iter()
+                .flatten()
+                .min();
             let reading = self.pending.len() < PENDING_HIGH;
             let step = tokio::select! {
                 biased;
@@ -348,7 +393,7 @@ impl<P: LinkProtocol> Task<P> {
                     }
                     Err(_) => Step::HandleGone,
                 },
-                command = self.commands.recv() => Step::Command(command),
+                command = self.commands.recv(), if !closing => Step::Command(command),
                 frame = ws.next(), if reading => Step::Frame(frame),
                 () = sleep_until(deadline), if deadline.is_some() => Step::Tick,
             };
@@ -356,8 +401,11 @@ impl<P: LinkProtocol> Task<P> {
                 Step::Delivered => {}
                 Step::HandleGone => return End::Closed,
                 Step::Command(command) => {
-                    if !self.take_commands(command) {
-                        return End::Closed;
+                    if let Taken::Close = self.take_commands(command) {
+                        if !self.protocol.close(&mut self.out) {
+                            return End::Closed;
+                        }
+                        self.closing = Some(Instant::now() + FINALIZE);
                     }
                 }
                 Step::Frame(frame) => match frame {
@@ -374,7 +422,12 @@ impl<P: LinkProtocol> Task<P> {
                     Some(Err(error)) => return End::Retry(format!("read failed: {error}")),
                     None => return End::Retry("the server closed the stream".to_owned()),
                 },
-                Step::Tick => self.protocol.tick(now(), &mut self.out),
+                Step::Tick => {
+                    if self.closing.is_some_and(|until| until <= Instant::now()) {
+                        return End::Closed;
+                    }
+                    self.protocol.tick(now(), &mut self.out);
+                }
             }
             if let Some(end) = self.out.end.take() {
                 // What the protocol still had to say goes out first (a close).
@@ -397,29 +450,29 @@ impl<P: LinkProtocol> Task<P> {
         if self.protocol.fatal_close(code) { End::Fatal(reason) } else { End::Retry(reason) }
     }
 
-    /// Takes one command and whatever else is already queued; false when
-    /// the handle closed the session.
-    fn take_commands(&mut self, first: Option<ToTask>) -> bool {
+    /// Takes one command and whatever else is already queued, until the
+    /// handle closes the session.
+    fn take_commands(&mut self, first: Option<ToTask>) -> Taken {
         let mut next = first;
         for _ in 0..COMMAND_BATCH {
             match next {
                 Some(ToTask::Command(command)) => {
                     self.protocol.command(now(), command, &mut self.out);
                 }
-                Some(ToTask::Close) | None => return false,
+                Some(ToTask::Close) | None => return Taken::Close,
             }
             match self.commands.try_recv() {
                 Ok(command) => next = Some(command),
-                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Empty) => return Taken::Continue,
                 Err(mpsc::error::TryRecvError::Disconnected) => next = None,
             }
         }
         match next {
             Some(ToTask::Command(command)) => {
                 self.protocol.command(now(), command, &mut self.out);
-                true
+                Taken::Continue
             }
-            Some(ToTask::Close) | None => false,
+            Some(ToTask::Close) | None => Taken::Close,
         }
     }
 
@@ -431,6 +484,10 @@ impl<P: LinkProtocol> Task<P> {
     }
 
     fn take_inputs(&mut self) {
+        if self.out.inputs.contains(&Input::BackendReady) {
+            self.link_ready = true;
+            self.unready = 0;
+        }
         self.pending.extend(self.out.inputs.drain(..));
     }
 
@@ -439,7 +496,10 @@ impl<P: LinkProtocol> Task<P> {
     async fn reconnect(&mut self) -> Option<Ws> {
         let policy = self.settings.reconnect.clone();
         let started = Instant::now();
-        for attempt in 0..policy.max_attempts {
+        // A link that opened but never got its session ready counts as a
+        // failed attempt: a server refusing every start is not dialled
+        // forever at the first backoff step.
+        for attempt in self.unready.saturating_sub(1)..policy.max_attempts {
             let wait = backoff(&policy, attempt, &mut self.rng);
             if started.elapsed() + wait > policy.max_total {
                 break;
@@ -495,8 +555,9 @@ impl<P: LinkProtocol> Task<P> {
                 command = self.commands.recv() => Some(command),
                 output = &mut future => return Some(output),
             };
+            // Closing without a link has no session to finish.
             if let Some(command) = step
-                && !self.take_commands(command)
+                && let Taken::Close = self.take_commands(command)
             {
                 return None;
             }

@@ -59,6 +59,11 @@ pub use error::{BackendError, ErrorKind};
 pub use link::{ReconnectPolicy, WsConnection};
 pub use stats::ConnectionStats;
 
+/// The error code a provider answers a command with when its API has no
+/// counterpart for it (a truncate sent to a full-duplex model, say). It is
+/// turngate's own code, never an upstream's.
+pub const UNSUPPORTED_COMMAND: &str = "turngate_unsupported_command";
+
 /// A source of Realtime sessions: one provider, configured.
 ///
 /// Object-safe, so a server can hold `Box<dyn RealtimeBackend>` or

@@ -28,7 +28,7 @@ use turngate_audio::AudioFormat;
 use turngate_coord::{Delivered, ErrorKind, SessionId, SessionSignals};
 use turngate_core::{
     AppCommand, BackendCommand, BackendErrorKind, Command, EndReason, Event, Input, Role, Session,
-    TransportCommand,
+    TransportCommand, TurnModel,
 };
 use turngate_llm::realtime::{
     PCM_24K, RealtimeConnection, RealtimeSessionConfig, ServerVad, TurnDetectionConfig,
@@ -339,8 +339,13 @@ impl Call {
         let leg_out = caps.outbound.unwrap_or(leg_in);
         let backend_caps = state.realtime.capabilities();
         let model_in = if backend_caps.input_formats.contains(&leg_in) { leg_in } else { PCM_24K };
-        let model_out =
-            if backend_caps.output_formats.contains(&leg_out) { leg_out } else { PCM_24K };
+        let model_out = match backend_caps.turn_model {
+            // A full-duplex session has one format for both directions (the
+            // caller's); the way down is converted to the leg's if need be.
+            TurnModel::FullDuplex => model_in,
+            TurnModel::Gated if backend_caps.output_formats.contains(&leg_out) => leg_out,
+            TurnModel::Gated => PCM_24K,
+        };
         let connected = timeout(
             CONNECT_TIMEOUT,
             state.realtime.connect(realtime_config(&state, model_in, model_out)),
@@ -924,7 +929,7 @@ impl Call {
 /// core still needs it for barge-in and dead air.
 fn call_turns_locally(session: &turngate_core::SessionConfig) -> bool {
     session.turn_detection == turngate_core::TurnDetection::Client
-        || session.turn_model == turngate_core::TurnModel::FullDuplex
+        || session.turn_model == TurnModel::FullDuplex
 }
 
 /// The session-level Realtime configuration for one call.

@@ -9,7 +9,7 @@ use turngate_llm::realtime::openai_live::{OpenAiLive, OpenAiLiveConfig};
 use turngate_server::ServerBuilder;
 use turngate_server::config::VoiceApi;
 use turngate_sim::callers::{self, CallReport, CallerConfig, Protocol, Step};
-use turngate_sim::live::{LiveFaults, LiveRecord, LiveSimConfig};
+use turngate_sim::live::{CloseReason, LiveFaults, LiveRecord, LiveSimConfig};
 
 use crate::support::{config, serve, start};
 
@@ -72,6 +72,14 @@ async fn a_gpt_live_call_takes_its_own_turns_and_runs_its_delegation_once() {
     let upstream = server.state.simulated_upstream();
     assert_eq!(upstream.violations, 0, "{:?}", upstream.details);
     let live = server.state.simulators.live.as_ref().expect("the GPT-Live simulator").record();
+    // The call's end closes the session the way the API asks: session.close,
+    // then session.closed.
+    let closed = live
+        .wait_for(Duration::from_secs(5), |r| {
+            r.close_reasons().iter().any(|(_, reason)| *reason == CloseReason::CloseRequested)
+        })
+        .await;
+    assert!(closed, "{:?}", live.close_reasons());
     let sessions = live.sessions();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     let session = &sessions[0];
@@ -125,6 +133,12 @@ async fn a_lost_gpt_live_session_is_replaced_and_the_call_goes_on() {
     // Each new session started with the conversation so far, and the
     // strict schema took it.
     assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let sessions = record.sessions();
+    assert!(
+        sessions.iter().skip(1).all(|s| s.startup_messages > 0),
+        "a replacement session started without the conversation: {sessions:?}"
+    );
+    assert_eq!(sessions.first().map(|s| s.startup_messages), Some(0));
     let call = record_of(&server, "it-live-drop");
     assert!(call.timeline.iter().any(|e| e.kind == "backend_lost"), "{call:?}");
     assert!(report.turn_latencies.len() >= 3, "{report}");

@@ -100,6 +100,7 @@ impl AppendKind {
 struct Pending {
     kind: AppendKind,
     client_event_id: Option<String>,
+    delegation_id: Option<String>,
     start_ms: u64,
     end_ms: u64,
     content: String,
@@ -110,6 +111,10 @@ struct Pending {
 struct Delegation {
     commentaries: u32,
     thinking: u32,
+    /// A commentary naming it has been placed: it has its result. The
+    /// pieces of one long result are sent back to back, before any is
+    /// placed; a commentary after that is a second result.
+    result_placed: bool,
 }
 
 /// Why the model speaks.
@@ -455,6 +460,8 @@ impl LiveSession {
         self.ack_delay_ms = session["delegation"]["acknowledgement_delay_ms"].as_u64().unwrap_or(0);
         self.resource = resolved(session, self.ack_delay_ms);
         self.stats.model = session["model"].as_str().unwrap_or_default().to_owned();
+        self.stats.startup_messages =
+            session["input"].as_array().map_or(0, |items| items.len() as u64);
         let at = now + self.config.startup_delay;
         self.phase = Phase::Starting { at, client_event_id: eid.map(str::to_owned) };
         if self.config.startup_delay.is_zero() {
@@ -732,7 +739,7 @@ impl LiveSession {
             let twice = match self.delegations.get_mut(id) {
                 Some(delegation) if kind == AppendKind::Commentary => {
                     delegation.commentaries += 1;
-                    delegation.commentaries > 1
+                    delegation.result_placed
                 }
                 Some(delegation) if kind == AppendKind::Thinking => {
                     delegation.thinking += 1;
@@ -743,7 +750,7 @@ impl LiveSession {
             if twice {
                 self.violation(
                     Kind::DelegationAnsweredTwice,
-                    format!("second commentary for {id}"),
+                    format!("a commentary for {id} after its result was placed"),
                 );
             }
             self.tally_delegations(false);
@@ -754,6 +761,7 @@ impl LiveSession {
         self.pending.push_back(Pending {
             kind,
             client_event_id: eid.map(str::to_owned),
+            delegation_id: delegation_id.map(str::to_owned),
             start_ms: self.timeline_ms,
             end_ms,
             content: content.to_owned(),
@@ -773,6 +781,12 @@ impl LiveSession {
             with_client_event_id(&mut ack, pending.client_event_id.as_deref());
             self.send(ack);
             self.stats.acks += 1;
+            if pending.kind == AppendKind::Commentary
+                && let Some(delegation) =
+                    pending.delegation_id.as_deref().and_then(|id| self.delegations.get_mut(id))
+            {
+                delegation.result_placed = true;
+            }
             match pending.kind {
                 // An instruction makes the model speak, cutting into speech
                 // in progress (the guide's "Deliver a disclosure").

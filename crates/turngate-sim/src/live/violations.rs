@@ -42,8 +42,10 @@ pub enum LiveViolationKind {
     FixtureBusy,
     /// An append naming a delegation this session never announced.
     UnknownDelegation,
-    /// A second commentary for one delegation: the server accepts it, but
-    /// a result must be delivered exactly once.
+    /// A commentary for a delegation whose result (a commentary) was already
+    /// placed: the server accepts it, but a result must be delivered exactly
+    /// once. The pieces of one long result, sent back to back before any is
+    /// placed, are one result.
     DelegationAnsweredTwice,
     /// An append whose `event_id` an earlier event of the session used: the
     /// server accepts it (appends are not deduplicated), but acks and
@@ -142,6 +144,8 @@ pub struct LiveSessionStats {
     pub errors_sent: u64,
     /// Commands refused by the injected `server_error` fault.
     pub server_errors: u64,
+    /// Messages of startup history (`session.input`) it started with.
+    pub startup_messages: u64,
     /// Why it ended; `None` while it runs.
     pub close_reason: Option<CloseReason>,
 }

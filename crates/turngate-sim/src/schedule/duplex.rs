@@ -84,7 +84,9 @@ impl Duplex {
                     return Ok(());
                 }
                 // Placed after the timeline catches up, then spoken.
-                self.decide_to_speak(rng.millis(600, 960), rng, out);
+                let placed = rng.millis(600, 960);
+                out.push(UpOut::Send(placed, Input::InstructionPlaced { event_id }));
+                self.decide_to_speak(placed + rng.millis(0, 300), rng, out);
             }
             BackendCommand::FunctionOutput { call_id, .. } => {
                 if !self.announced.contains(&call_id) {
@@ -108,7 +110,7 @@ impl Duplex {
                     Input::BackendError {
                         event_id: Some(event_id),
                         kind: BackendErrorKind::Other,
-                        code: Some("turngate_unsupported_command".to_owned()),
+                        code: Some(turngate_llm::realtime::UNSUPPORTED_COMMAND.to_owned()),
                         message: "typed text not sent".to_owned(),
                     },
                 ));

@@ -50,7 +50,7 @@ pub(crate) const CREATE_REFUSED: &str = "turngate_server_busy";
 /// The code of a held create replaced by a newer one from the core.
 pub(crate) const CREATE_SUPERSEDED: &str = "turngate_create_superseded";
 /// The code of a command this backend has no counterpart for.
-pub(crate) const UNSUPPORTED: &str = "turngate_unsupported_command";
+pub(crate) const UNSUPPORTED: &str = crate::realtime::UNSUPPORTED_COMMAND;
 /// The upstream's code for a second response while one is active.
 const ACTIVE_RESPONSE: &str = "conversation_already_has_active_response";
 /// The upstream's code for a cancel that found its response finished.

@@ -9,8 +9,11 @@
 //! - gives every append an `event_id` unique across workers
 //!   (`<session tag>:<sequence>`) and matches acks and errors by it;
 //! - never sends an append twice because its ack is late; it sends one again
-//!   only after an `error` naming it, and only when the error says nothing
-//!   was wrong with the append itself;
+//!   only after an `error` naming it, only when the error says nothing was
+//!   wrong with the append itself, and under a new `event_id` (a resend is
+//!   a new entry on the timeline); a piece of a longer text whose later
+//!   pieces already went is not sent again but refused, since sent again
+//!   it would land after them;
 //! - splits text over the 500-token limit on sentence boundaries and sends
 //!   the pieces back to back, in order (one writer per session);
 //! - holds every append while an audio fixture plays (the server rejects
@@ -77,12 +80,21 @@ pub enum Outcome {
         /// Its `event_id`.
         event_id: String,
     },
+    /// An error named it and it goes again, under a new id.
+    Retried {
+        /// The id the error named.
+        event_id: String,
+        /// The id it goes under now.
+        retry_id: String,
+    },
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
     outgoing: Outgoing,
     attempts: u32,
+    /// The push it is a piece of.
+    group: u64,
 }
 
 /// The outbox of one session.
@@ -123,9 +135,9 @@ impl AppendOutbox {
     pub fn push(&mut self, request: AppendRequest) -> Vec<String> {
         let AppendRequest { kind, content: text, delegation_id } = request;
         let mut ids = Vec::new();
+        let group = self.next;
         for content in pieces(&text, PIECE_TOKENS) {
-            let event_id = format!("{}:{}", self.tag, self.next);
-            self.next += 1;
+            let event_id = self.new_id();
             ids.push(event_id.clone());
             self.queued.push_back(Entry {
                 outgoing: Outgoing {
@@ -135,6 +147,7 @@ impl AppendOutbox {
                     delegation_id: delegation_id.clone(),
                 },
                 attempts: 0,
+                group,
             });
         }
         ids
@@ -170,25 +183,41 @@ impl AppendOutbox {
     }
 
     /// An `error` named `client_event_id`. The append goes to the front of
-    /// the line again when the error says nothing about the append itself
-    /// and it has attempts left; otherwise it is rejected.
+    /// the line again, under a new id, when the error says nothing about the
+    /// append itself, it has attempts left and no later piece of its text
+    /// has gone already; otherwise it is rejected. `None` when the id is
+    /// not one of ours in flight.
     pub fn failed(
         &mut self,
         client_event_id: &str,
         code: Option<&str>,
         message: &str,
     ) -> Option<Outcome> {
-        let entry = self.take_in_flight(client_event_id)?;
+        let mut entry = self.take_in_flight(client_event_id)?;
         let final_error = code.is_some_and(|code| FINAL_CODES.contains(&code));
-        if final_error || entry.attempts >= MAX_ATTEMPTS {
+        let overtaken = self.in_flight.iter().any(|other| other.group == entry.group);
+        if final_error || overtaken || entry.attempts >= MAX_ATTEMPTS {
+            let message = if overtaken && !final_error {
+                format!("{message} (not sent again: later pieces of its text were sent)")
+            } else {
+                message.to_owned()
+            };
             return Some(Outcome::Rejected {
                 event_id: entry.outgoing.event_id,
                 code: code.map(str::to_owned),
-                message: message.to_owned(),
+                message,
             });
         }
+        let event_id = std::mem::replace(&mut entry.outgoing.event_id, self.new_id());
+        let retry_id = entry.outgoing.event_id.clone();
         self.queued.push_front(entry);
-        None
+        Some(Outcome::Retried { event_id, retry_id })
+    }
+
+    fn new_id(&mut self) -> String {
+        let id = format!("{}:{}", self.tag, self.next);
+        self.next += 1;
+        id
     }
 
     /// A fixture started playing: appends wait.

@@ -107,4 +107,8 @@ impl LinkProtocol for Protocol {
         // A policy refusal does not go away by connecting again.
         code == 1008
     }
+
+    fn close(&mut self, out: &mut Out) -> bool {
+        Protocol::close(self, out)
+    }
 }

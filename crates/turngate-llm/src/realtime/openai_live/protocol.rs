@@ -49,7 +49,7 @@ use crate::realtime::link::{LinkEnd, Out};
 use crate::realtime::stats::{SharedStats, add, bump};
 
 /// The code of a command this backend has no counterpart for.
-pub(crate) const UNSUPPORTED: &str = "turngate_unsupported_command";
+pub(crate) const UNSUPPORTED: &str = crate::realtime::UNSUPPORTED_COMMAND;
 /// The code of a tool output refused because its delegation cannot take it.
 pub(crate) const DELEGATION_REFUSED: &str = "turngate_delegation_refused";
 /// The code of a result lost with its session before it was placed.
@@ -107,6 +107,17 @@ struct Settings {
     gate: turngate_audio::GateConfig,
 }
 
+/// One append piece in flight and the core command it answers for.
+#[derive(Debug)]
+struct Answers {
+    /// The piece's `event_id`.
+    piece: String,
+    /// The core's event.
+    core: ClientEventId,
+    /// True for a delegation's result, false for an instruction.
+    result: bool,
+}
+
 /// One GPT-Live session (one link).
 #[derive(Debug)]
 struct Live {
@@ -117,7 +128,7 @@ struct Live {
     appends: AppendOutbox,
     /// Which core event each append piece answers for, and whether it
     /// carries a delegation's result.
-    answers_for: Vec<(String, ClientEventId, bool)>,
+    answers_for: Vec<Answers>,
     delegations: Delegations,
     /// Delegations announced and not yet handed to the core, with when
     /// they go (after the settle time).
@@ -221,20 +232,20 @@ impl Protocol {
         self.flush_heard(&mut live, out);
         let lost = live.appends.session_lost();
         add(&self.stats.dropped_while_down, lost.len());
-        // A result that was never placed is lost: the app hears of it. An
-        // instruction is the core's to give again (it does, for a goodbye).
-        for outcome in &lost {
-            if let Some((event_id, true)) = answers_for(&mut live, outcome) {
-                out.inputs.push(Input::BackendError {
-                    event_id: Some(event_id),
-                    kind: BackendErrorKind::Other,
-                    code: Some(SESSION_LOST.to_owned()),
-                    message: "result not placed: the session was lost before it".to_owned(),
-                });
-            }
-        }
         if live.started {
             out.inputs.push(Input::BackendDisconnected);
+        }
+        // Every append never placed is lost with the session and said so,
+        // after the disconnect, so the core gives nothing again to a
+        // connection it still thinks is up.
+        let mut reported = Vec::new();
+        for outcome in &lost {
+            if let Some((event_id, _)) = answers_for(&mut live, outcome)
+                && !reported.contains(&event_id)
+            {
+                reported.push(event_id);
+                lost_with_session(event_id, out);
+            }
         }
     }
 
@@ -267,12 +278,33 @@ impl Protocol {
         self.history.push_back((role, text.to_owned()));
     }
 
+    /// The call is over: ask the server to end the session, so it drains
+    /// and reports what it never placed, and wait for `session.closed`
+    /// (bounded by the link). A session not started has nothing to end.
+    pub(crate) fn close(&mut self, out: &mut Out) -> bool {
+        if !self.is_ready() {
+            return false;
+        }
+        let event_id = format!("{}:{}:close", self.settings.tag, self.generation);
+        self.send(wire::to_text(&ClientEvent::SessionClose { event_id: &event_id }), out);
+        true
+    }
+
     // ---- Commands from the core ---------------------------------------------
 
     pub(crate) fn command(&mut self, now: Instant, command: BackendCommand, out: &mut Out) {
         if !self.is_ready() {
-            // The core was told (`BackendDisconnected`) that these are lost.
             bump(&self.stats.dropped_while_down);
+            // Audio is lost by nature; work the core may count on is
+            // answered, since the core can have sent it before it heard of
+            // the disconnect.
+            match command {
+                BackendCommand::Instruct { event_id, .. }
+                | BackendCommand::FunctionOutput { event_id, .. } => {
+                    lost_with_session(event_id, out);
+                }
+                _ => {}
+            }
             return;
         }
         match command {
@@ -347,7 +379,7 @@ impl Protocol {
     ) {
         let Some(live) = self.session.as_mut() else { return };
         for piece in live.appends.push(request) {
-            live.answers_for.push((piece, event_id, result));
+            live.answers_for.push(Answers { piece, core: event_id, result });
         }
         self.send_appends(out);
     }
@@ -401,8 +433,10 @@ impl Protocol {
         match event {
             ServerEvent::SessionStarted { client_event_id, session_id, expires_at } => {
                 let Some(live) = self.session.as_mut() else { return };
-                if live.started || client_event_id.as_deref() != Some(live.start_event_id.as_str())
-                {
+                // `client_event_id` is optional in the SDK's type: only a
+                // different one says this answers someone else's start.
+                let other = client_event_id.is_some_and(|id| id != live.start_event_id.as_str());
+                if live.started || other {
                     bump(&self.stats.corrupt_events);
                     return;
                 }
@@ -423,15 +457,18 @@ impl Protocol {
                 live.delegations.caller_said(start_ms, &delta);
                 live.heard.push_str(&delta);
                 live.heard_until = Some(now + self.settings.caller_pause);
-                if live.request.len() + delta.len() <= REQUEST_MAX_CHARS {
-                    live.request.push_str(&delta);
-                }
+                live.request.push_str(&delta);
+                keep_newest(&mut live.request, REQUEST_MAX_CHARS);
             }
             ServerEvent::Appended { client_event_id, .. } => {
                 let Some(live) = self.session.as_mut() else { return };
                 let Some(id) = client_event_id else { return };
-                if let Some(Outcome::Placed { event_id }) = live.appends.acknowledged(&id) {
-                    live.answers_for.retain(|(piece, _, _)| *piece != event_id);
+                let Some(outcome) = live.appends.acknowledged(&id) else { return };
+                if let Some((event_id, false)) = answers_for(live, &outcome)
+                    && !live.answers_for.iter().any(|a| a.core == event_id)
+                {
+                    // Every piece of the instruction is on the timeline.
+                    out.inputs.push(Input::InstructionPlaced { event_id });
                 }
             }
             ServerEvent::DelegationCreated { delegation_id, target, offset_ms } => {
@@ -461,8 +498,12 @@ impl Protocol {
                 tracing::info!(provider = PROVIDER, %reason, "session closed by the server");
                 out.end = Some(match reason.as_ref() {
                     // A safety filter ended it: a new session would be the
-                    // same conversation under the same filter.
-                    "content" => LinkEnd::Fatal("a safety filter ended the session".to_owned()),
+                    // same conversation under the same filter. A close that
+                    // was asked for (the hang-up endpoint, our own close)
+                    // or a graceful end of the primary means the call is over.
+                    "content" | "close_requested" | "remote_hangup" => {
+                        LinkEnd::Fatal(format!("session closed: {reason}"))
+                    }
                     other => LinkEnd::Retry(format!("session closed: {other}")),
                 });
             }
@@ -543,16 +584,24 @@ impl Protocol {
             return;
         }
         if let Some(id) = client_event_id
-            && live.answers_for.iter().any(|(piece, _, _)| piece == id)
+            && live.answers_for.iter().any(|a| a.piece == id)
         {
             match live.appends.failed(id, code, message) {
-                // Sent again at once: the error said nothing against it.
-                None => self.send_appends(out),
+                Some(Outcome::Retried { event_id, retry_id }) => {
+                    for answers in &mut live.answers_for {
+                        if answers.piece == event_id {
+                            answers.piece.clone_from(&retry_id);
+                        }
+                    }
+                    self.send_appends(out);
+                }
                 Some(outcome) => {
                     let answers = answers_for(live, &outcome);
                     if let (Some((event_id, _)), Outcome::Rejected { code, message, .. }) =
                         (answers, outcome)
                     {
+                        // The rest of its text no longer answers for it.
+                        live.answers_for.retain(|a| a.core != event_id);
                         out.inputs.push(Input::BackendError {
                             event_id: Some(event_id),
                             kind: BackendErrorKind::Other,
@@ -561,6 +610,7 @@ impl Protocol {
                         });
                     }
                 }
+                None => {}
             }
             return;
         }
@@ -635,11 +685,35 @@ fn answers_for(live: &mut Live, outcome: &Outcome) -> Option<(ClientEventId, boo
     let piece = match outcome {
         Outcome::Placed { event_id }
         | Outcome::Rejected { event_id, .. }
-        | Outcome::Dropped { event_id } => event_id,
+        | Outcome::Dropped { event_id }
+        | Outcome::Retried { event_id, .. } => event_id,
     };
-    let position = live.answers_for.iter().position(|(id, _, _)| id == piece)?;
-    let (_, event_id, result) = live.answers_for.remove(position);
-    Some((event_id, result))
+    let position = live.answers_for.iter().position(|a| a.piece == *piece)?;
+    let answers = live.answers_for.remove(position);
+    Some((answers.core, answers.result))
+}
+
+/// Tells the core that the command `event_id` died with its session.
+fn lost_with_session(event_id: ClientEventId, out: &mut Out) {
+    out.inputs.push(Input::BackendError {
+        event_id: Some(event_id),
+        kind: BackendErrorKind::Lost,
+        code: Some(SESSION_LOST.to_owned()),
+        message: "not placed: the session was lost before it".to_owned(),
+    });
+}
+
+/// Cuts `text` to its newest `max` bytes or fewer, at a character boundary:
+/// what the caller asked last is what a delegation is about.
+fn keep_newest(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut cut = text.len() - max;
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    text.drain(..cut);
 }
 
 fn refuse(event_id: ClientEventId, message: &str, out: &mut Out) {

@@ -238,7 +238,7 @@ fn unknown_types_are_counted_and_broken_frames_named() {
 
 // ---- The append outbox -------------------------------------------------------
 
-use super::appends::{AppendOutbox, AppendRequest, estimated_tokens, pieces};
+use super::appends::{AppendOutbox, AppendRequest, Outcome, estimated_tokens, pieces};
 
 /// Runs a script against a fresh outbox (tag `s`) and compares the trace.
 /// Steps: `push <kind> <text>` (kind `i`, `t` or `c`; `c@d1` names
@@ -310,10 +310,11 @@ fn a_slow_ack_never_causes_a_second_send() {
 #[test]
 fn only_an_error_naming_the_append_sends_it_again_and_only_if_it_can_help() {
     check(
-        "push c Hello.; send; fail s:1 -; send; fail s:1 -; send; fail s:1 -; send",
-        r#"queued s:1; sent s:1 Commentary Hello.; None; sent s:1 Commentary Hello.; None;
-           sent s:1 Commentary Hello.;
-           Some(Rejected { event_id: "s:1", code: None, message: "refused" })"#,
+        "push c Hello.; send; fail s:1 -; send; fail s:2 -; send; fail s:3 -; send",
+        r#"queued s:1; sent s:1 Commentary Hello.;
+           Some(Retried { event_id: "s:1", retry_id: "s:2" }); sent s:2 Commentary Hello.;
+           Some(Retried { event_id: "s:2", retry_id: "s:3" }); sent s:3 Commentary Hello.;
+           Some(Rejected { event_id: "s:3", code: None, message: "refused" })"#,
     );
     check(
         "push c Hello.; send; fail s:1 invalid_value; send; fail s:9 -",
@@ -323,8 +324,26 @@ fn only_an_error_naming_the_append_sends_it_again_and_only_if_it_can_help() {
     // A retried append keeps its place: ahead of what was queued after it.
     check(
         "push c One.; send; push c Two.; fail s:1 -; send",
-        "queued s:1; sent s:1 Commentary One.; queued s:2; None; sent s:1 Commentary One.; sent s:2 Commentary Two.",
+        r#"queued s:1; sent s:1 Commentary One.; queued s:2;
+           Some(Retried { event_id: "s:1", retry_id: "s:3" });
+           sent s:3 Commentary One.; sent s:2 Commentary Two."#,
     );
+}
+
+#[test]
+fn a_piece_overtaken_by_the_rest_of_its_text_is_refused_not_sent_again() {
+    let mut outbox = AppendOutbox::new("s");
+    let text = "A fairly long sentence about the order status. ".repeat(80);
+    let ids = outbox.push(AppendRequest {
+        kind: AppendKind::Commentary,
+        content: text,
+        delegation_id: Some("d1".to_owned()),
+    });
+    assert!(ids.len() > 1);
+    while outbox.next_to_send().is_some() {}
+    let outcome = outbox.failed(&ids[0], Some("server_error"), "try again");
+    assert!(matches!(outcome, Some(Outcome::Rejected { ref event_id, .. }) if *event_id == ids[0]));
+    assert!(outbox.next_to_send().is_none(), "nothing goes out of order");
 }
 
 #[test]

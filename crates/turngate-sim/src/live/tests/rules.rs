@@ -591,6 +591,26 @@ fn the_track_is_continuous_silence_with_voiced_speech_after_a_caller_utterance()
     assert_eq!(stats.input_ms, 4600);
 }
 
+/// A long result goes as pieces sent back to back, before any is placed:
+/// that is one result, not two.
+#[test]
+fn the_pieces_of_one_result_are_one_answer() {
+    let mut harness = Harness::started(LiveSimConfig { delegate_every: 1, ..config() });
+    let mut events = harness.audio(400, true);
+    events.extend(harness.audio(1500, false));
+    let created = of_type(&events, "session.delegation.created");
+    assert_eq!(created.len(), 1, "{events:?}");
+    let id = created[0]["delegation"]["id"].as_str().unwrap().to_owned();
+    assert!(harness.append("commentary", "Your order", Some(&id), "p1").is_empty());
+    assert!(harness.append("commentary", " ships Monday.", Some(&id), "p2").is_empty());
+    let events = harness.audio(2000, false);
+    assert_eq!(of_type(&events, "session.commentary.appended").len(), 2);
+    assert_eq!(harness.record.count(Kind::DelegationAnsweredTwice), 0);
+    // Once placed, another commentary for it is a second result.
+    assert!(harness.append("commentary", "Again.", Some(&id), "p3").is_empty());
+    assert_eq!(harness.record.count(Kind::DelegationAnsweredTwice), 1);
+}
+
 #[test]
 fn every_kth_utterance_is_delegated_and_its_commentary_spoken_once() {
     let mut harness = Harness::started(LiveSimConfig { delegate_every: 2, ..config() });

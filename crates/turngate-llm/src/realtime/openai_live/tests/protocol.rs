@@ -10,7 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use turngate_audio::{AudioFormat, ulaw};
 use turngate_core::{
-    AudioChunk, BackendCommand, CallId, ClientEventId, Input, Purpose, ResponseStatus,
+    AudioChunk, BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, Purpose,
+    ResponseStatus,
 };
 
 use crate::realtime::RealtimeSessionConfig;
@@ -23,7 +24,6 @@ use crate::realtime::stats::SharedStats;
 
 struct Harness {
     protocol: Protocol,
-    start: Instant,
     now: Instant,
 }
 
@@ -45,7 +45,7 @@ impl Harness {
         let stats = Arc::new(SharedStats::default());
         let protocol = Protocol::new(&OpenAiLiveConfig::default(), &session, "t".to_owned(), stats);
         let now = Instant::now();
-        let mut harness = Harness { protocol, start: now, now };
+        let mut harness = Harness { protocol, now };
         let (frames, _) = harness.link_up(reconnect);
         assert_eq!(frames.len(), 1);
         harness
@@ -225,7 +225,7 @@ fn an_instruction_is_appended_once_and_a_refusal_names_the_cores_event() {
 }
 
 #[test]
-fn an_error_that_says_nothing_against_an_append_sends_it_again_with_the_same_id() {
+fn an_error_that_says_nothing_against_an_append_sends_it_again_under_a_new_id() {
     let mut harness = Harness::started();
     let instruct = BackendCommand::Instruct {
         event_id: ClientEventId(3),
@@ -238,7 +238,12 @@ fn an_error_that_says_nothing_against_an_append_sends_it_again_with_the_same_id(
         "client_event_id": "t:1:1"}}));
     assert!(inputs.is_empty());
     assert_eq!(frames.len(), 1);
-    assert_eq!(frames[0]["event_id"], "t:1:1");
+    assert_eq!(frames[0]["event_id"], "t:1:2");
+    assert_eq!(frames[0]["content"], "Check in.");
+    // Its ack under the new id places the core's instruction.
+    let (_, inputs) = harness.server(json!({"type": "session.instructions.appended",
+        "event_id": "e", "client_event_id": "t:1:2", "start_ms": 1, "end_ms": 2}));
+    assert_eq!(inputs, vec![Input::InstructionPlaced { event_id: ClientEventId(3) }]);
 }
 
 #[test]
@@ -328,7 +333,6 @@ fn silence_keeps_the_timeline_moving_when_the_carrier_sends_none() {
     assert_eq!(audio.len() % 160, 0);
     assert!(audio.len() >= 160 * 5, "{}", audio.len());
     assert!(audio.iter().all(|b| *b == 0xFF));
-    let _ = harness.start;
 }
 
 #[test]
@@ -365,7 +369,22 @@ fn a_lost_session_is_replaced_by_a_new_one_that_knows_the_conversation() {
         purpose: Purpose::App,
         text: "Offer the upgrade.".to_owned(),
     });
-    assert_eq!(harness.link_down(), vec![Input::BackendDisconnected]);
+    // It is reported lost, after the disconnect, and never replayed.
+    let inputs = harness.link_down();
+    assert!(
+        matches!(
+            inputs.as_slice(),
+            [
+                Input::BackendDisconnected,
+                Input::BackendError {
+                    event_id: Some(ClientEventId(9)),
+                    kind: BackendErrorKind::Lost,
+                    ..
+                },
+            ]
+        ),
+        "{inputs:?}"
+    );
     let (frames, _) = harness.link_up(true);
     assert_eq!(types(&frames), ["session.start"]);
     assert_eq!(
@@ -392,8 +411,14 @@ fn a_refused_start_ends_the_link_for_good_when_retrying_cannot_help() {
 }
 
 #[test]
-fn a_closed_session_ends_the_link_and_only_a_safety_stop_is_final() {
-    for (reason, fatal) in [("expired", false), ("connection_lost", false), ("content", true)] {
+fn a_closed_session_ends_the_link_and_only_an_expiry_or_a_loss_is_retried() {
+    for (reason, fatal) in [
+        ("expired", false),
+        ("connection_lost", false),
+        ("content", true),
+        ("close_requested", true),
+        ("remote_hangup", true),
+    ] {
         let mut harness = Harness::started();
         let (_, end) = harness.server_out(&json!({"type": "session.closed", "event_id": "e",
             "reason": reason, "session": {"id": "live_abc", "expires_at": 1, "status": "active"},
@@ -433,7 +458,7 @@ fn the_format_names_follow_the_carrier() {
 }
 
 #[test]
-fn a_result_lost_with_its_session_is_reported_and_an_instruction_is_not() {
+fn work_lost_with_its_session_is_reported_after_the_disconnect() {
     let mut harness = Harness::started();
     harness.server(json!({"type": "session.delegation.created", "event_id": "e", "offset_ms": 0,
         "delegation": {"id": "deleg_1", "type": "delegation", "target": "client"}}));
@@ -449,11 +474,98 @@ fn a_result_lost_with_its_session_is_reported_and_an_instruction_is_not() {
         text: "Say goodbye.".to_owned(),
     });
     let inputs = harness.link_down();
+    let lost: Vec<u64> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            Input::BackendError {
+                event_id: Some(id), kind: BackendErrorKind::Lost, code, ..
+            } => {
+                assert_eq!(code.as_deref(), Some(SESSION_LOST));
+                Some(id.0)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inputs.first(), Some(&Input::BackendDisconnected), "{inputs:?}");
+    assert_eq!(lost, [21, 22]);
+    // A result the core hands over before it hears of the disconnect is
+    // answered too.
+    let (frames, inputs) = harness.command(BackendCommand::FunctionOutput {
+        event_id: ClientEventId(23),
+        call_id: CallId("deleg_1".to_owned()),
+        output: "{}".to_owned(),
+    });
+    assert!(frames.is_empty());
     assert!(
-        matches!(inputs.as_slice(), [
-            Input::BackendError { event_id: Some(ClientEventId(21)), code: Some(code), .. },
-            Input::BackendDisconnected,
-        ] if code == SESSION_LOST),
+        matches!(
+            inputs.as_slice(),
+            [Input::BackendError {
+                event_id: Some(ClientEventId(23)),
+                kind: BackendErrorKind::Lost,
+                ..
+            }]
+        ),
         "{inputs:?}"
     );
+}
+
+#[test]
+fn a_placed_instruction_is_reported_and_a_start_answer_may_omit_its_id() {
+    let mut harness = Harness::linked(false);
+    // `client_event_id` is optional on `session.started`.
+    let (_, inputs) = harness.server(json!({"type": "session.started", "event_id": "e",
+        "session": {"id": "live_abc", "expires_at": 1}}));
+    assert_eq!(inputs, vec![Input::BackendReady]);
+    harness.command(BackendCommand::Instruct {
+        event_id: ClientEventId(4),
+        purpose: Purpose::Goodbye,
+        text: "Say goodbye.".to_owned(),
+    });
+    let (_, inputs) = harness.server(json!({"type": "session.instructions.appended",
+        "event_id": "e", "client_event_id": "t:1:1", "start_ms": 10, "end_ms": 20}));
+    assert_eq!(inputs, vec![Input::InstructionPlaced { event_id: ClientEventId(4) }]);
+}
+
+#[test]
+fn a_delegation_asks_what_the_caller_said_last() {
+    let mut harness = Harness::started();
+    let long = " blah".repeat(2000);
+    harness.server(json!({"type": "session.input_transcript.delta", "delta": long,
+        "start_ms": 0, "end_ms": 100, "event_id": "e"}));
+    harness
+        .server(json!({"type": "session.input_transcript.delta", "delta": " Where is order 42?",
+        "start_ms": 100, "end_ms": 900, "event_id": "e"}));
+    harness.server(json!({"type": "session.delegation.created", "event_id": "e", "offset_ms": 950,
+        "delegation": {"id": "deleg_1", "type": "delegation", "target": "client"}}));
+    let (_, inputs) = harness.advance(Duration::from_millis(700));
+    let arguments = inputs
+        .iter()
+        .find_map(|i| match i {
+            Input::FunctionCall { arguments, .. } => Some(arguments.clone()),
+            _ => None,
+        })
+        .expect("the delegation");
+    let request: Value = serde_json::from_str(&arguments).unwrap();
+    let request = request["request"].as_str().unwrap();
+    assert!(request.ends_with("Where is order 42?"), "{request}");
+    assert!(request.len() <= 4096, "{}", request.len());
+}
+
+#[test]
+fn closing_asks_the_server_to_end_the_session() {
+    let mut harness = Harness::started();
+    let mut out = Out::default();
+    assert!(harness.protocol.close(&mut out));
+    let (frames, _) = parse(out);
+    assert_eq!(frames, vec![json!({"type": "session.close", "event_id": "t:1:close"})]);
+    // session.closed for our close ends the link for good.
+    let (_, end) = harness.server_out(&json!({"type": "session.closed", "event_id": "e",
+        "client_event_id": "t:1:close", "reason": "close_requested",
+        "session": {"id": "live_abc", "expires_at": 1, "status": "active"}, "usage": {"seconds": 3}}));
+    assert!(matches!(end, Some(LinkEnd::Fatal(_))));
+    // A session that never started has nothing to close.
+    let mut unstarted = Harness::linked(false);
+    let mut out = Out::default();
+    assert!(!unstarted.protocol.close(&mut out));
+    assert!(out.frames.is_empty());
 }
