@@ -145,3 +145,40 @@ async fn a_lost_gpt_live_session_is_replaced_and_the_call_goes_on() {
     server.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_about_to_expire_is_replaced_before_it_does() {
+    let sim_config =
+        LiveSimConfig { session_limit: Duration::from_secs(12), ..LiveSimConfig::default() };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        ..OpenAiLiveConfig::default()
+    });
+    let server =
+        serve(ServerBuilder::new(live_config()).realtime(Arc::new(backend)).build().await.unwrap())
+            .await;
+    let script = vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Silence { ms: 9000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::HangUp,
+    ];
+    let report = call(server.ws("/twilio"), "it-live-expiry", script).await;
+    assert!(report.is_clean(), "{report}");
+    let record = sim.record();
+    assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let reasons = record.close_reasons();
+    assert!(record.sessions_started() >= 2, "{reasons:?}");
+    // The first session was closed by us, in time, not expired.
+    assert_eq!(reasons.first().map(|(_, r)| *r), Some(CloseReason::CloseRequested), "{reasons:?}");
+    assert!(reasons.iter().all(|(_, r)| *r != CloseReason::Expired), "{reasons:?}");
+    // The caller was answered after the replacement too.
+    assert!(report.turn_latencies.len() >= 2, "{report}");
+    server.stop().await;
+    sim.shutdown().await;
+}

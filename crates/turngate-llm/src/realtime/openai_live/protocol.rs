@@ -71,6 +71,9 @@ const HISTORY_KEPT: usize = wire::INPUT_MAX_ITEMS;
 const HISTORY_TOKENS: usize = wire::INPUT_MAX_TOKENS - 192;
 /// Caller words kept for the next delegation's request.
 const REQUEST_MAX_CHARS: usize = 4096;
+/// The shortest remaining life for which a session is replaced before it
+/// expires.
+const MIN_REPLACEABLE: Duration = Duration::from_secs(8);
 /// The most silence sent at once when the carrier falls silent.
 const SILENCE_BURST: u32 = 10;
 
@@ -105,6 +108,9 @@ struct Settings {
     silence_grace: Duration,
     caller_pause: Duration,
     gate: turngate_audio::GateConfig,
+    /// Seconds since the Unix epoch now: `expires_at` is wall time, the
+    /// one clock this protocol reads (tests give their own).
+    unix_now: fn() -> u64,
 }
 
 /// One append piece in flight and the core command it answers for.
@@ -145,6 +151,11 @@ struct Live {
     heard_until: Option<Instant>,
     /// The caller's words since the last delegation.
     request: String,
+    /// When to replace the session, quietly if possible, and the latest
+    /// moment to do it at all, before it expires.
+    replace: Option<(Instant, Instant)>,
+    /// A `session.close` went out to replace the session.
+    replacing: bool,
 }
 
 impl Protocol {
@@ -166,6 +177,7 @@ impl Protocol {
                 silence_grace: config.silence_grace,
                 caller_pause: config.caller_pause,
                 gate: config.speech_gate,
+                unix_now,
             },
             stats,
             history: VecDeque::new(),
@@ -223,6 +235,8 @@ impl Protocol {
             heard: String::new(),
             heard_until: None,
             request: String::new(),
+            replace: None,
+            replacing: false,
         });
     }
 
@@ -443,6 +457,11 @@ impl Protocol {
                 live.started = true;
                 live.id = Some(session_id.into_owned());
                 live.silence.start(now);
+                let left =
+                    Duration::from_secs(expires_at.saturating_sub((self.settings.unix_now)()));
+                // A session that says it is nearly over is left to end by
+                // itself; replacing it could only replace it again.
+                live.replace = (left >= MIN_REPLACEABLE).then(|| replacement_window(now, left));
                 tracing::info!(provider = PROVIDER, session = ?live.id, expires_at, "session started");
                 out.inputs.push(Input::BackendReady);
             }
@@ -501,6 +520,9 @@ impl Protocol {
                     // same conversation under the same filter. A close that
                     // was asked for (the hang-up endpoint, our own close)
                     // or a graceful end of the primary means the call is over.
+                    "close_requested" if live_replacing(self.session.as_ref()) => {
+                        LinkEnd::Retry("replacing a session about to expire".to_owned())
+                    }
                     "content" | "close_requested" | "remote_hangup" => {
                         LinkEnd::Fatal(format!("session closed: {reason}"))
                     }
@@ -627,7 +649,8 @@ impl Protocol {
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let live = self.session.as_ref().filter(|live| live.started)?;
         let settling = live.settling.iter().map(|(_, due)| *due).min();
-        [live.silence.next_due(), live.heard_until, settling].into_iter().flatten().min()
+        let replace = live.replace.filter(|_| !live.replacing).map(|(quiet, _)| quiet);
+        [live.silence.next_due(), live.heard_until, settling, replace].into_iter().flatten().min()
     }
 
     pub(crate) fn tick(&mut self, now: Instant, out: &mut Out) {
@@ -642,6 +665,7 @@ impl Protocol {
             if live.heard_until.is_some_and(|at| at <= now) {
                 self.flush_heard(&mut live, out);
             }
+            self.maybe_replace(&mut live, now, out);
             let (due, waiting): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut live.settling).into_iter().partition(|(_, at)| *at <= now);
             live.settling = waiting;
@@ -660,6 +684,30 @@ impl Protocol {
             }
         }
         self.session = Some(live);
+    }
+
+    /// Replaces the session before it expires (sessions last about two
+    /// hours and cannot be extended): from the start of the window, at the
+    /// first quiet moment (nobody speaking, no delegation open, no append
+    /// unplaced), and at the window's end in any case. The session is
+    /// closed properly; the next one starts with the conversation so far.
+    fn maybe_replace(&mut self, live: &mut Live, now: Instant, out: &mut Out) {
+        let Some((quiet_from, latest)) = live.replace else { return };
+        if live.replacing || now < quiet_from {
+            return;
+        }
+        let quiet = live.speaking.is_none()
+            && live.heard.is_empty()
+            && live.settling.is_empty()
+            && live.appends.in_flight() == 0
+            && live.appends.queued() == 0;
+        if !quiet && now < latest {
+            return;
+        }
+        tracing::info!(provider = PROVIDER, session = ?live.id, quiet, "replacing a session about to expire");
+        live.replacing = true;
+        let event_id = format!("{}:{}:close", self.settings.tag, self.generation);
+        self.send(wire::to_text(&ClientEvent::SessionClose { event_id: &event_id }), out);
     }
 
     /// Reports what the caller said since their last pause.
@@ -691,6 +739,26 @@ fn answers_for(live: &mut Live, outcome: &Outcome) -> Option<(ClientEventId, boo
     let position = live.answers_for.iter().position(|a| a.piece == *piece)?;
     let answers = live.answers_for.remove(position);
     Some((answers.core, answers.result))
+}
+
+/// The replacement window of a session that expires `left` from `now`:
+/// the last quarter of its life, at most the last minute, ending 5 s (or a
+/// tenth of its life) before it expires.
+fn replacement_window(now: Instant, left: Duration) -> (Instant, Instant) {
+    let margin = (left / 4).min(Duration::from_secs(60));
+    let force = (left / 10).min(Duration::from_secs(5));
+    (now + left.saturating_sub(margin), now + left.saturating_sub(force))
+}
+
+fn live_replacing(live: Option<&Live>) -> bool {
+    live.is_some_and(|live| live.replacing)
+}
+
+/// Seconds since the Unix epoch by the system clock.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Tells the core that the command `event_id` died with its session.

@@ -569,3 +569,29 @@ fn closing_asks_the_server_to_end_the_session() {
     assert!(!unstarted.protocol.close(&mut out));
     assert!(out.frames.is_empty());
 }
+
+#[test]
+fn a_session_about_to_expire_is_replaced_at_a_quiet_moment() {
+    let mut harness = Harness::linked(false);
+    let expires_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 100;
+    harness.server(json!({"type": "session.started", "client_event_id": "t:1:start",
+        "session": {"id": "live_abc", "expires_at": expires_at}}));
+    harness.caller_audio(20);
+    // Well before the window nothing happens.
+    let (frames, _) = harness.advance(Duration::from_secs(60));
+    assert!(!types(&frames).contains(&"session.close"), "{frames:?}");
+    // In the window, the model speaking holds the replacement back.
+    harness.output(200, true);
+    let (frames, _) = harness.advance(Duration::from_secs(17));
+    assert!(!types(&frames).contains(&"session.close"), "{frames:?}");
+    harness.output(600, false);
+    let (frames, _) = harness.advance(Duration::from_millis(100));
+    assert!(types(&frames).contains(&"session.close"), "{frames:?}");
+    // Its end starts the next session (a retry, not the end of the call).
+    let (_, end) = harness.server_out(&json!({"type": "session.closed", "event_id": "e",
+        "client_event_id": "t:1:close", "reason": "close_requested",
+        "session": {"id": "live_abc", "expires_at": expires_at, "status": "active"},
+        "usage": {"seconds": 99}}));
+    assert!(matches!(end, Some(LinkEnd::Retry(_))), "{end:?}");
+}
