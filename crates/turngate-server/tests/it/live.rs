@@ -182,3 +182,68 @@ async fn a_session_about_to_expire_is_replaced_before_it_does() {
     server.stop().await;
     sim.shutdown().await;
 }
+
+/// A tool that takes its time, so the caller can move on meanwhile.
+#[derive(Debug)]
+struct SlowTools;
+
+#[async_trait::async_trait]
+impl turngate_llm::tool::ToolHandler for SlowTools {
+    async fn call(
+        &self,
+        _name: &str,
+        _arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, turngate_llm::tool::ToolError> {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        Ok(serde_json::json!({ "status": "shipped" }))
+    }
+}
+
+#[tokio::test]
+async fn a_delegation_seen_twice_runs_once_and_a_late_result_is_not_spoken() {
+    // Every utterance is delegated, and every delegation announced twice.
+    let sim_config = LiveSimConfig {
+        delegate_every: 1,
+        faults: LiveFaults { duplicate_delegation: 1.0, ..LiveFaults::default() },
+        ..LiveSimConfig::default()
+    };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        ..OpenAiLiveConfig::default()
+    });
+    let built = ServerBuilder::new(live_config())
+        .realtime(Arc::new(backend))
+        .tools(Arc::new(SlowTools), Vec::new())
+        .build()
+        .await
+        .unwrap();
+    let server = serve(built).await;
+    // The caller asks, then goes on talking while the tool runs: its result
+    // answers a question no longer asked.
+    let script = vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::Silence { ms: 1500 },
+        Step::Speak { ms: 1500, hold_on: false },
+        Step::Silence { ms: 6000 },
+        Step::HangUp,
+    ];
+    let report = call(server.ws("/twilio"), "it-live-twice", script).await;
+    assert!(report.violations.is_empty(), "{report}");
+    let record = sim.record();
+    assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let call = record_of(&server, "it-live-twice");
+    let tools = call.timeline.iter().filter(|e| e.kind == "tool").count();
+    let sessions = record.sessions();
+    let session = sessions.first().expect("a session");
+    // Each delegation announced twice ran once (two utterances, two
+    // delegations, four announcements).
+    assert_eq!(u64::try_from(tools).unwrap(), session.delegations_announced, "{call:?}");
+    assert!(session.delegations_announced >= 2, "{session:?}");
+    // The first result came after the caller moved on: it went back silently.
+    assert!(session.delegations_answered_silently >= 1, "{session:?}");
+    server.stop().await;
+    sim.shutdown().await;
+}

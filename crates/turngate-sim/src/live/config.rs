@@ -80,6 +80,10 @@ pub struct LiveFaults {
     /// With this probability per command (anything but audio appends and
     /// `session.close`), refuse it with a `server_error`.
     pub server_error: f64,
+    /// With this probability per delegation, send its
+    /// `session.delegation.created` twice, as a client that sees the same
+    /// event on two connections (the primary and a sideband) would.
+    pub duplicate_delegation: f64,
 }
 
 impl Default for LiveSimConfig {
@@ -106,6 +110,11 @@ impl Default for LiveSimConfig {
 
 impl Default for LiveFaults {
     fn default() -> Self {
-        LiveFaults { drop_connection: None, ack_delay: None, server_error: 0.0 }
+        LiveFaults {
+            drop_connection: None,
+            ack_delay: None,
+            server_error: 0.0,
+            duplicate_delegation: 0.0,
+        }
     }
 }

@@ -72,7 +72,8 @@
 //!   a new connection is a new session with a new id and no delegations.
 //!
 //! Faults ([`LiveFaults`], off by default, seeded): dropped sockets, late
-//! acknowledgements, random `server_error`s.
+//! acknowledgements, random `server_error`s, and delegations announced
+//! twice (as a client seeing one event on two connections would).
 //!
 //! What it deliberately does not do: Responses or Decisions delegation
 //! (a start asking for either is refused with `The simulator supports

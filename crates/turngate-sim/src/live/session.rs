@@ -928,11 +928,15 @@ impl LiveSession {
         let id = format!("deleg_{:016x}", self.random());
         self.delegations.insert(id.clone(), Delegation::default());
         self.stats.delegations_announced += 1;
-        self.send(json!({
+        let created = json!({
             "type": "session.delegation.created",
             "offset_ms": at_ms,
             "delegation": {"id": id, "type": "delegation", "target": "client"},
-        }));
+        });
+        if self.roll(self.config.faults.duplicate_delegation) {
+            self.send(created.clone());
+        }
+        self.send(created);
         self.auto_acks.push(at_ms + self.ack_delay_ms);
         self.due_auto_acks();
     }
