@@ -602,6 +602,13 @@ impl Protocol {
             let fatal = code.is_some_and(|code| FATAL_START_CODES.contains(&code));
             let reason = format!("session.start refused: {}: {message}", code.unwrap_or("-"));
             tracing::error!(provider = PROVIDER, %reason, fatal, "the session did not start");
+            // The call's record says why (the core keeps the error as it is).
+            out.inputs.push(Input::BackendError {
+                event_id: None,
+                kind: BackendErrorKind::Other,
+                code: code.map(str::to_owned),
+                message: message.to_owned(),
+            });
             out.end = Some(if fatal { LinkEnd::Fatal(reason) } else { LinkEnd::Retry(reason) });
             return;
         }

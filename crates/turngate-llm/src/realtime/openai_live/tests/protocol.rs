@@ -406,7 +406,10 @@ fn a_refused_start_ends_the_link_for_good_when_retrying_cannot_help() {
     let ((_, inputs), end) = harness.server_out(&json!({"type": "error", "event_id": "e",
         "error": {"type": "invalid_request_error", "code": "model_not_found",
         "message": "The model `gpt-live-9` does not exist.", "client_event_id": "t:1:start"}}));
-    assert!(inputs.is_empty());
+    assert!(
+        matches!(inputs.as_slice(), [Input::BackendError { event_id: None, code: Some(c), .. }] if c == "model_not_found"),
+        "{inputs:?}"
+    );
     assert!(matches!(end, Some(LinkEnd::Fatal(reason)) if reason.contains("model_not_found")));
 }
 
