@@ -247,3 +247,67 @@ async fn a_delegation_seen_twice_runs_once_and_a_late_result_is_not_spoken() {
     server.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_gpt_live_calls_each_keep_every_rule() {
+    // Every second utterance delegated, some announced twice; calls with
+    // follow-ups, barge-ins and a silence long enough for a check-in.
+    let sim_config = LiveSimConfig {
+        delegate_every: 2,
+        faults: LiveFaults { duplicate_delegation: 0.5, ..LiveFaults::default() },
+        ..LiveSimConfig::default()
+    };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        ..OpenAiLiveConfig::default()
+    });
+    let mut config = live_config();
+    config.session.dead_air.timeout = Duration::from_millis(2500);
+    let server =
+        serve(ServerBuilder::new(config).realtime(Arc::new(backend)).build().await.unwrap()).await;
+    let script = vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::BargeIn { after_agent_ms: 300, speak_ms: 800 },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Silence { ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Speak { ms: 700, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::HangUp,
+    ];
+    let calls: Vec<_> = (0..8)
+        .map(|n| {
+            let (url, script) = (server.ws("/twilio"), script.clone());
+            tokio::spawn(async move { call(url, &format!("it-live-many-{n}"), script).await })
+        })
+        .collect();
+    for (n, handle) in calls.into_iter().enumerate() {
+        let report = handle.await.unwrap();
+        assert!(report.is_clean(), "call {n}: {report}");
+        assert!(report.turn_latencies.len() >= 3, "call {n}: {report}");
+        let record = record_of(&server, &format!("it-live-many-{n}"));
+        let kinds = |kind: &str| record.timeline.iter().filter(|e| e.kind == kind).count();
+        assert!(kinds("barge_in") >= 1, "call {n}: {record:?}");
+        assert!(kinds("check_in") >= 1, "call {n}: {record:?}");
+        assert!(kinds("tool") >= 1, "call {n}: {record:?}");
+    }
+    let record = sim.record();
+    assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let sessions = record.sessions();
+    assert_eq!(sessions.len(), 8, "{sessions:?}");
+    for session in &sessions {
+        // Every delegation answered exactly once (the simulator counts a
+        // second answer as a violation, checked above).
+        assert_eq!(
+            session.delegations_answered + session.delegations_answered_silently,
+            session.delegations_announced,
+            "{session:?}"
+        );
+    }
+    server.stop().await;
+    sim.shutdown().await;
+}

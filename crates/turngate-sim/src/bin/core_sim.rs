@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let report = run_many(cases, first_seed, threads, &config);
     let totals = &report.totals;
     eprintln!(
-        "{} schedules, {} violations, {:.1}s wall on {threads} threads ({} inputs, {:.0} simulated hours, {} turns, {} barge-ins, {} check-ins, {} disconnects)",
+        "{} schedules, {} violations, {:.1}s wall on {threads} threads ({} inputs, {:.0} simulated hours, {} turns, {} barge-ins, {} check-ins, {} disconnects, {} full-duplex calls, {} delegations)",
         report.cases,
         u8::from(report.violation.is_some()),
         report.elapsed.as_secs_f64(),
@@ -56,6 +56,8 @@ fn main() -> ExitCode {
         totals.barge_ins,
         totals.check_ins,
         totals.disconnects,
+        totals.full_duplex,
+        totals.delegations,
     );
     match report.violation {
         Some(violation) => {
