@@ -53,6 +53,11 @@ use socket::{POLICY_VIOLATION, SendError, TRY_AGAIN_LATER};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tool results waiting to be fed to the session.
 const TOOL_RESULTS: usize = 16;
+/// The longest a delegation's claim in the coordinator may take.
+const DELEGATION_CLAIM_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a delegation's claim is kept: past the longest a GPT-Live
+/// session lives (about two hours), so no late observer claims it again.
+const DELEGATION_CLAIM_TTL: Duration = Duration::from_secs(3 * 3600);
 /// Transport commands held for a socket being resumed. A resume window of
 /// seconds at a Play per 100 ms stays far below it; a call that reaches it
 /// ends rather than dropping audio.
@@ -116,6 +121,11 @@ struct Call {
     state: Arc<AppState>,
     /// The provider's id for the call (what a provider API names it by).
     call_id: String,
+    /// The call's scope in the coordinator (its lease's key).
+    scope: SessionId,
+    /// True when the backend is full duplex: its delegations are claimed
+    /// in the coordinator before the core sees them.
+    full_duplex: bool,
     socket: WebSocket,
     /// False once the socket failed a write or stalled: nothing more is
     /// written to it.
@@ -374,6 +384,8 @@ impl Call {
             crate::recording::Recording::start(&state.config.recording_dir, &info.call_id, leg_in);
         let mut call = Call {
             call_id: info.call_id.clone(),
+            scope: session_id.clone(),
+            full_duplex: call_config.turn_model == TurnModel::FullDuplex,
             session: Session::new(call_config.clone(), now),
             socket,
             socket_open: true,
@@ -470,7 +482,11 @@ impl Call {
                         {
                             self.state.metrics.upstream_conflicts.inc();
                         }
-                        self.feed(Instant::now(), input).await;
+                        if self.full_duplex && matches!(input, Input::FunctionCall { .. }) {
+                            self.claim_delegation(input);
+                        } else {
+                            self.feed(Instant::now(), input).await;
+                        }
                     }
                     // The connection gave up for good; the session's ready
                     // timeout ends the call.
@@ -793,6 +809,49 @@ impl Call {
         self.transport.on_event(now, event, &mut frames);
         self.send(&mut frames).await;
         self.frames = frames;
+    }
+
+    /// A full-duplex model handed work over: whoever else observes the same
+    /// session (a sideband, another worker) may see the same delegation, so
+    /// it is claimed in the coordinator first, off the media path, and the
+    /// core sees it only if this worker's claim was the first. A
+    /// coordinator that cannot answer in time does not stop the work: this
+    /// connection is its session's one primary, whose provider already
+    /// acts on each delegation once.
+    fn claim_delegation(&self, input: Input) {
+        let Input::FunctionCall { call_id, .. } = &input else { return };
+        let coordinator = Arc::clone(&self.state.coordinator);
+        let scope = self.scope.clone();
+        let name = format!("delegation:{}", call_id.0);
+        let results = self.tools.0.clone();
+        let record = Arc::clone(&self.record);
+        tokio::spawn(
+            async move {
+                let claimed = timeout(
+                    DELEGATION_CLAIM_TIMEOUT,
+                    coordinator.incr(&scope, &name, 1, DELEGATION_CLAIM_TTL),
+                )
+                .await;
+                let ours = match claimed {
+                    Ok(Ok(count)) => count == 1,
+                    Ok(Err(error)) => {
+                        warn!(%error, %name, "delegation claim failed; running it here");
+                        true
+                    }
+                    Err(_) => {
+                        warn!(%name, "delegation claim got no answer in time; running it here");
+                        true
+                    }
+                };
+                if ours {
+                    // The session times the work out on its own if this is late.
+                    let _ = results.send(input).await;
+                } else if let Ok(mut record) = record.lock() {
+                    record.push(Instant::now(), "delegation_elsewhere", name);
+                }
+            }
+            .in_current_span(),
+        );
     }
 
     fn record(&self, now: Instant, kind: &str, text: impl Into<String>) {

@@ -311,3 +311,152 @@ async fn concurrent_gpt_live_calls_each_keep_every_rule() {
     server.stop().await;
     sim.shutdown().await;
 }
+
+/// The in-memory coordinator, except that every delegation has already
+/// been claimed by someone else (another observer of the same session).
+#[derive(Debug)]
+struct ClaimedElsewhere(turngate_coord::MemoryCoordinator);
+
+#[async_trait::async_trait]
+impl turngate_coord::Coordinator for ClaimedElsewhere {
+    async fn set_flag(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> turngate_coord::Result<()> {
+        self.0.set_flag(scope, name, value, ttl).await
+    }
+    async fn get_flag(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+    ) -> turngate_coord::Result<Option<Vec<u8>>> {
+        self.0.get_flag(scope, name).await
+    }
+    async fn delete_flag(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+    ) -> turngate_coord::Result<bool> {
+        self.0.delete_flag(scope, name).await
+    }
+    async fn take_flag(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+    ) -> turngate_coord::Result<Option<Vec<u8>>> {
+        self.0.take_flag(scope, name).await
+    }
+    async fn signal(
+        &self,
+        session: &turngate_coord::SessionId,
+        signal: turngate_coord::Signal,
+    ) -> turngate_coord::Result<turngate_coord::SignalReceipt> {
+        self.0.signal(session, signal).await
+    }
+    async fn subscribe(
+        &self,
+        worker: &turngate_coord::WorkerId,
+        config: turngate_coord::InboxConfig,
+    ) -> turngate_coord::Result<turngate_coord::Inbox> {
+        self.0.subscribe(worker, config).await
+    }
+    async fn acquire(
+        &self,
+        session: &turngate_coord::SessionId,
+        worker: &turngate_coord::WorkerId,
+        ttl: Duration,
+    ) -> turngate_coord::Result<turngate_coord::Lease> {
+        self.0.acquire(session, worker, ttl).await
+    }
+    async fn renew(
+        &self,
+        lease: &turngate_coord::Lease,
+        ttl: Duration,
+    ) -> turngate_coord::Result<turngate_coord::Lease> {
+        self.0.renew(lease, ttl).await
+    }
+    async fn release(&self, lease: &turngate_coord::Lease) -> turngate_coord::Result<bool> {
+        self.0.release(lease).await
+    }
+    async fn owner(
+        &self,
+        session: &turngate_coord::SessionId,
+    ) -> turngate_coord::Result<Option<turngate_coord::WorkerId>> {
+        self.0.owner(session).await
+    }
+    async fn lock(
+        &self,
+        key: &turngate_coord::SessionId,
+        ttl: Duration,
+        deadline: tokio::time::Instant,
+    ) -> turngate_coord::Result<turngate_coord::FencedLock> {
+        self.0.lock(key, ttl, deadline).await
+    }
+    async fn extend_lock(
+        &self,
+        lock: &turngate_coord::FencedLock,
+        ttl: Duration,
+    ) -> turngate_coord::Result<turngate_coord::FencedLock> {
+        self.0.extend_lock(lock, ttl).await
+    }
+    async fn unlock(&self, lock: &turngate_coord::FencedLock) -> turngate_coord::Result<bool> {
+        self.0.unlock(lock).await
+    }
+    async fn incr(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+        delta: i64,
+        ttl: Duration,
+    ) -> turngate_coord::Result<i64> {
+        let count = self.0.incr(scope, name, delta, ttl).await?;
+        Ok(if name.starts_with("delegation:") { count + 1 } else { count })
+    }
+    async fn counter(
+        &self,
+        scope: &turngate_coord::SessionId,
+        name: &str,
+    ) -> turngate_coord::Result<Option<i64>> {
+        self.0.counter(scope, name).await
+    }
+}
+
+#[tokio::test]
+async fn a_delegation_another_observer_claimed_is_not_run_here() {
+    let sim_config = LiveSimConfig { delegate_every: 1, ..LiveSimConfig::default() };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        ..OpenAiLiveConfig::default()
+    });
+    let built = ServerBuilder::new(live_config())
+        .realtime(Arc::new(backend))
+        .coordinator(Arc::new(ClaimedElsewhere(turngate_coord::MemoryCoordinator::new())))
+        .build()
+        .await
+        .unwrap();
+    let server = serve(built).await;
+    let script = vec![
+        Step::WaitForAgent { max_ms: 8000 },
+        Step::Speak { ms: 900, hold_on: false },
+        Step::WaitForAgent { max_ms: 10_000 },
+        Step::Silence { ms: 1500 },
+        Step::HangUp,
+    ];
+    let report = call(server.ws("/twilio"), "it-live-elsewhere", script).await;
+    assert!(report.violations.is_empty(), "{report}");
+    let record = record_of(&server, "it-live-elsewhere");
+    let kinds = |kind: &str| record.timeline.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(kinds("tool"), 0, "{record:?}");
+    assert_eq!(kinds("delegation_elsewhere"), 1, "{record:?}");
+    // The session was not answered from here: the claim's owner answers it.
+    let session = sim.record().sessions().first().cloned().expect("a session");
+    assert_eq!(session.delegations_announced, 1, "{session:?}");
+    assert_eq!(session.delegations_answered + session.delegations_answered_silently, 0);
+    server.stop().await;
+    sim.shutdown().await;
+}
