@@ -143,8 +143,14 @@ fn link_up(
     assert_eq!(starts, 1, "a link sends exactly one session.start: {:?}", out.frames);
     out.frames.clear();
     if start_at_once {
+        // It expires 100 s from now, so runs that let time pass reach the
+        // replacement window.
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+            + 100;
         let started = format!(
-            r#"{{"type":"session.started","event_id":"ev0","client_event_id":"fz:{}:start","session":{{"id":"live_fz","expires_at":1}}}}"#,
+            r#"{{"type":"session.started","event_id":"ev0","client_event_id":"fz:{}:start","session":{{"id":"live_fz","expires_at":{expires_at}}}}}"#,
             seen.generation
         );
         protocol.server_text(now, &started, out);

@@ -154,6 +154,9 @@ struct Live {
     /// When to replace the session, quietly if possible, and the latest
     /// moment to do it at all, before it expires.
     replace: Option<(Instant, Instant)>,
+    /// The replacement window has opened: the next quiet moment replaces
+    /// the session, and only its end still needs a tick.
+    window_open: bool,
     /// A `session.close` went out to replace the session.
     replacing: bool,
 }
@@ -236,6 +239,7 @@ impl Protocol {
             heard_until: None,
             request: String::new(),
             replace: None,
+            window_open: false,
             replacing: false,
         });
     }
@@ -425,7 +429,17 @@ impl Protocol {
     pub(crate) fn server_text(&mut self, now: Instant, text: &str, out: &mut Out) {
         bump(&self.stats.events_received);
         match wire::classify(text) {
-            Classified::Known(event) => self.server_event(now, event, out),
+            Classified::Known(event) => {
+                self.server_event(now, event, out);
+                // A stretch of speech that just ended, an ack that just
+                // came: the moment may be the quiet one a replacement waits for.
+                if let Some(mut live) = self.session.take() {
+                    if live.window_open {
+                        self.maybe_replace(&mut live, now, out);
+                    }
+                    self.session = Some(live);
+                }
+            }
             Classified::Unknown(kind) => {
                 bump(&self.stats.unknown_events);
                 tracing::debug!(provider = PROVIDER, kind = %kind, "unknown server event ignored");
@@ -656,7 +670,12 @@ impl Protocol {
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let live = self.session.as_ref().filter(|live| live.started)?;
         let settling = live.settling.iter().map(|(_, due)| *due).min();
-        let replace = live.replace.filter(|_| !live.replacing).map(|(quiet, _)| quiet);
+        // Once the window is open, quiet moments are caught as events
+        // arrive; a tick is due only at its end.
+        let replace = live
+            .replace
+            .filter(|_| !live.replacing)
+            .map(|(quiet, latest)| if live.window_open { latest } else { quiet });
         [live.silence.next_due(), live.heard_until, settling, replace].into_iter().flatten().min()
     }
 
@@ -703,6 +722,7 @@ impl Protocol {
         if live.replacing || now < quiet_from {
             return;
         }
+        live.window_open = true;
         let quiet = live.speaking.is_none()
             && live.heard.is_empty()
             && live.settling.is_empty()

@@ -22,6 +22,10 @@ pub(crate) const SEED: &str = "\u{1}
 !f1
 !k10
 {\"type\":\"session.closed\",\"event_id\":\"e9\",\"reason\":\"connection_lost\",\"session\":{\"id\":\"live_fz\",\"expires_at\":1,\"status\":\"active\"},\"usage\":{\"seconds\":20}}
+!k8000
+!a160
+!k100
+{\"type\":\"session.closed\",\"event_id\":\"e10\",\"reason\":\"close_requested\",\"session\":{\"id\":\"live_fz\",\"expires_at\":1,\"status\":\"active\"},\"usage\":{\"seconds\":99}}
 !d
 !u
 !a160
