@@ -303,6 +303,14 @@ impl Protocol {
         if !self.is_ready() {
             return false;
         }
+        // A replacement already asked for the end: the call now takes it
+        // as final rather than starting the next session.
+        if let Some(live) = self.session.as_mut()
+            && live.replacing
+        {
+            live.replacing = false;
+            return true;
+        }
         let event_id = format!("{}:{}:close", self.settings.tag, self.generation);
         self.send(wire::to_text(&ClientEvent::SessionClose { event_id: &event_id }), out);
         true
