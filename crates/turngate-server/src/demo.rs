@@ -357,12 +357,7 @@ fn summary(
     let _ = writeln!(text, "upstream rule violations   {}", upstream.violations);
     let _ = writeln!(text, "chat rule violations       {}", upstream.chat_violations);
     let _ = writeln!(text, "GPT-Live rule violations   {}", live.violations);
-    let delegations: usize = live_state
-        .records
-        .all()
-        .iter()
-        .map(|r| r.timeline.iter().filter(|e| e.kind == "tool").count())
-        .sum();
+    let delegations = live_state.metrics.delegations.get("run");
     let _ = writeln!(text, "GPT-Live delegations run   {delegations}");
     println!("{text}");
     if upstream.conflicts > 0 || metrics.upstream_conflicts.get() > 0 {

@@ -57,6 +57,9 @@ pub struct Metrics {
     /// Calls that found another worker holding their lease and went on
     /// without cross-worker signals.
     pub leases_lost: Counter,
+    /// Delegations of a full-duplex model (GPT-Live), by outcome of their
+    /// claim (`run` here, `elsewhere` by another observer).
+    pub delegations: Family,
 }
 
 impl Default for Metrics {
@@ -88,6 +91,7 @@ impl Default for Metrics {
             webhooks: Family::default(),
             lease_recoveries: Counter::default(),
             leases_lost: Counter::default(),
+            delegations: Family::default(),
         }
     }
 }
@@ -166,6 +170,12 @@ impl Metrics {
             &mut out,
             "turngate_leases_lost_total",
             "Calls that found another worker holding their lease.",
+        );
+        self.delegations.render(
+            &mut out,
+            "turngate_delegations_total",
+            "Delegations of a full-duplex model, by outcome of their claim.",
+            "outcome",
         );
         out
     }

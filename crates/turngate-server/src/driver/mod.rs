@@ -825,6 +825,7 @@ impl Call {
         let name = format!("delegation:{}", call_id.0);
         let results = self.tools.0.clone();
         let record = Arc::clone(&self.record);
+        let state = Arc::clone(&self.state);
         tokio::spawn(
             async move {
                 let claimed = timeout(
@@ -844,10 +845,14 @@ impl Call {
                     }
                 };
                 if ours {
+                    state.metrics.delegations.inc("run");
                     // The session times the work out on its own if this is late.
                     let _ = results.send(input).await;
-                } else if let Ok(mut record) = record.lock() {
-                    record.push(Instant::now(), "delegation_elsewhere", name);
+                } else {
+                    state.metrics.delegations.inc("elsewhere");
+                    if let Ok(mut record) = record.lock() {
+                        record.push(Instant::now(), "delegation_elsewhere", name);
+                    }
                 }
             }
             .in_current_span(),

@@ -66,6 +66,9 @@ async fn a_gpt_live_call_takes_its_own_turns_and_runs_its_delegation_once() {
     let tools: Vec<_> = record.timeline.iter().filter(|e| e.kind == "tool").collect();
     assert_eq!(tools.len(), 1, "{record:?}");
     assert!(tools[0].text.starts_with("delegate("), "{record:?}");
+    assert_eq!(server.state.metrics.delegations.get("run"), 1);
+    let metrics = server.state.metrics.render();
+    assert!(metrics.contains("turngate_delegations_total{outcome=\"run\"} 1"), "{metrics}");
     assert!(record.timeline.iter().any(|e| e.kind == "barge_in"), "{record:?}");
     // The strict simulator saw no rule broken: no turn-gate event, no
     // unknown field, no append answered twice.
@@ -453,6 +456,8 @@ async fn a_delegation_another_observer_claimed_is_not_run_here() {
     let kinds = |kind: &str| record.timeline.iter().filter(|e| e.kind == kind).count();
     assert_eq!(kinds("tool"), 0, "{record:?}");
     assert_eq!(kinds("delegation_elsewhere"), 1, "{record:?}");
+    assert_eq!(server.state.metrics.delegations.get("elsewhere"), 1);
+    assert_eq!(server.state.metrics.delegations.get("run"), 0);
     // The session was not answered from here: the claim's owner answers it.
     let session = sim.record().sessions().first().cloned().expect("a session");
     assert_eq!(session.delegations_announced, 1, "{session:?}");
