@@ -48,9 +48,9 @@ fn session_start_sends_only_what_the_strict_schema_knows() {
             "audio": {"format": {"type": "audio/pcm", "rate": 24000}, "output": {"voice": {"id": "voice_123"}}},
             "delegation": {"type": "client", "acknowledgement_delay_ms": 600},
             "input": [
-                {"type": "message", "role": "user",
+                {"role": "user",
                  "content": [{"type": "input_text", "text": "Where is my order?"}]},
-                {"type": "message", "role": "assistant",
+                {"role": "assistant",
                  "content": [{"type": "output_text", "text": "On its way."}]}]}})
     );
     let alaw = SessionConfig {

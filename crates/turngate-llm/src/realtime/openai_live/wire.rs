@@ -128,13 +128,12 @@ pub const INPUT_MAX_ITEMS: usize = 128;
 /// The most rendered tokens of startup history the API keeps by default.
 pub const INPUT_MAX_TOKENS: usize = 8192;
 
-/// One message of startup history. The SDK's `InitialItem` is a message
-/// with a role and one text part; we send it in the Responses message
-/// shape (`type: "message"`), which is the strict reading of "a message".
+/// One message of startup history: the SDK's `InitialItem`, a role and one
+/// text part (`input_text` for the caller, `output_text` for the model).
+/// Nothing else is sent: the schema is strict, and no source names a
+/// further field as required.
 #[derive(Debug, Serialize)]
 pub struct InitialItem<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
     role: &'static str,
     content: [TextPart<'a>; 1],
 }
@@ -150,21 +149,13 @@ impl<'a> InitialItem<'a> {
     /// Something the caller said (`input_text`).
     #[must_use]
     pub fn user(text: &'a str) -> InitialItem<'a> {
-        InitialItem {
-            kind: "message",
-            role: "user",
-            content: [TextPart { kind: "input_text", text }],
-        }
+        InitialItem { role: "user", content: [TextPart { kind: "input_text", text }] }
     }
 
     /// Something the model said (`output_text`).
     #[must_use]
     pub fn assistant(text: &'a str) -> InitialItem<'a> {
-        InitialItem {
-            kind: "message",
-            role: "assistant",
-            content: [TextPart { kind: "output_text", text }],
-        }
+        InitialItem { role: "assistant", content: [TextPart { kind: "output_text", text }] }
     }
 }
 

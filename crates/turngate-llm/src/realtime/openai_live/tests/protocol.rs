@@ -390,8 +390,8 @@ fn a_lost_session_is_replaced_by_a_new_one_that_knows_the_conversation() {
     assert_eq!(
         frames[0]["session"]["input"],
         json!([
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "My name is Ada."}]},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi Ada."}]}
+            {"role": "user", "content": [{"type": "input_text", "text": "My name is Ada."}]},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "Hi Ada."}]}
         ])
     );
     let (frames, inputs) = harness.server(json!({"type": "session.started",
