@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use turngate_core::{
-    AudioChunk, BackendCommand, BackendErrorKind, CallId, Input, ResponseId, ResponseStatus,
+    AudioChunk, BackendCommand, BackendErrorKind, CallId, ClientEventId, Input, ResponseId,
+    ResponseStatus,
 };
 
 use super::params::Params;
@@ -22,6 +23,8 @@ use super::upstream::{Breach, UpOut};
 
 /// The caller's silence that ends what they said, to the model.
 const END_OF_TURN: Duration = Duration::from_millis(400);
+/// Step keys with this bit set place an append instead of advancing speech.
+const PLACEMENT: u64 = 1 << 63;
 
 #[derive(Debug)]
 struct Stretch {
@@ -40,6 +43,10 @@ pub(crate) struct Duplex {
     speaking: Option<Stretch>,
     announced: Vec<CallId>,
     answered: Vec<CallId>,
+    /// Appends taken and not yet placed on the timeline (instructions, and
+    /// results), with whether each is an instruction: a lost session loses
+    /// them, and the provider says so.
+    unplaced: Vec<(u64, ClientEventId, bool)>,
     next_key: u64,
 }
 
@@ -48,6 +55,25 @@ impl Duplex {
     pub(crate) fn reset(&mut self) {
         let key = self.next_key;
         *self = Duplex { next_key: key, ..Duplex::default() };
+    }
+
+    /// The appends the session took and never placed; they die with it.
+    pub(crate) fn take_unplaced(&mut self) -> Vec<ClientEventId> {
+        self.unplaced.drain(..).map(|(_, event_id, _)| event_id).collect()
+    }
+
+    /// Places `event_id` on the timeline after `delay`.
+    fn place(
+        &mut self,
+        delay: Duration,
+        event_id: ClientEventId,
+        instruction: bool,
+        out: &mut Vec<UpOut>,
+    ) {
+        self.next_key += 1;
+        let key = self.next_key | PLACEMENT;
+        self.unplaced.push((key, event_id, instruction));
+        out.push(UpOut::Step(delay, key));
     }
 
     pub(crate) fn configure(&mut self) -> UpOut {
@@ -85,10 +111,10 @@ impl Duplex {
                 }
                 // Placed after the timeline catches up, then spoken.
                 let placed = rng.millis(600, 960);
-                out.push(UpOut::Send(placed, Input::InstructionPlaced { event_id }));
+                self.place(placed, event_id, true, out);
                 self.decide_to_speak(placed + rng.millis(0, 300), rng, out);
             }
-            BackendCommand::FunctionOutput { call_id, .. } => {
+            BackendCommand::FunctionOutput { event_id, call_id, .. } => {
                 if !self.announced.contains(&call_id) {
                     return Err(Breach(
                         "result for a delegation this session never announced",
@@ -99,6 +125,7 @@ impl Duplex {
                     return Err(Breach("delegation answered twice", call_id.0));
                 }
                 self.answered.push(call_id);
+                self.place(rng.millis(600, 960), event_id, false, out);
                 if rng.chance(0.8) {
                     self.decide_to_speak(rng.millis(600, 960), rng, out);
                 }
@@ -196,8 +223,19 @@ impl Duplex {
         out.push(UpOut::Step(after, key));
     }
 
-    /// Advances stretch `key`: speech begins, plays in real time, ends.
+    /// Advances stretch `key`: speech begins, plays in real time, ends; or
+    /// places an append.
     pub(crate) fn step(&mut self, key: u64, rng: &mut Rng, out: &mut Vec<UpOut>) {
+        if key & PLACEMENT != 0 {
+            let Some(position) = self.unplaced.iter().position(|(k, _, _)| *k == key) else {
+                return;
+            };
+            let (_, event_id, instruction) = self.unplaced.remove(position);
+            if instruction {
+                out.push(UpOut::Send(Duration::ZERO, Input::InstructionPlaced { event_id }));
+            }
+            return;
+        }
         let Some(stretch) = self.speaking.as_mut().filter(|s| s.key == key) else { return };
         if !stretch.created_sent {
             stretch.created_sent = true;

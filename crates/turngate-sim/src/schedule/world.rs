@@ -140,6 +140,17 @@ impl Model {
         }
     }
 
+    fn take_unplaced(&mut self) -> Vec<turngate_core::ClientEventId> {
+        match self {
+            Model::Gated(_) => Vec::new(),
+            Model::Duplex(duplex) => duplex.take_unplaced(),
+        }
+    }
+
+    fn full_duplex(&self) -> bool {
+        matches!(self, Model::Duplex(_))
+    }
+
     fn conflicts(&self) -> u32 {
         match self {
             Model::Gated(upstream) => upstream.conflicts,
@@ -165,6 +176,9 @@ pub(crate) struct World {
     timer_at: Option<Duration>,
     upstream: Model,
     epoch: u32,
+    /// When the core hears of the latest disconnect: a full-duplex
+    /// provider reports what died with the session after that.
+    lost_notice: Duration,
     socket_alive: bool,
     to_upstream: Fifo,
     from_upstream: Fifo,
@@ -216,6 +230,7 @@ impl World {
                 Model::Gated(Upstream::default())
             },
             epoch: 0,
+            lost_notice: Duration::ZERO,
             socket_alive: true,
             to_upstream: Fifo::default(),
             from_upstream: Fifo::default(),
@@ -320,6 +335,7 @@ impl World {
             }
             Ev::ToUpstream(epoch, command) => {
                 if epoch != self.epoch || !self.socket_alive {
+                    self.lost_with_session(&command);
                     return Ok(());
                 }
                 let mut out = std::mem::take(&mut self.up_out);
@@ -358,9 +374,14 @@ impl World {
                     self.socket_alive = false;
                     self.epoch += 1;
                     self.stats.disconnects += 1;
+                    let unplaced = self.upstream.take_unplaced();
                     self.upstream.reset();
                     let notice = self.rng.millis(10, 200);
                     self.after(notice, Ev::Core(Input::BackendDisconnected));
+                    self.lost_notice = self.now + notice;
+                    for event_id in unplaced {
+                        self.report_lost(event_id);
+                    }
                     let back = notice + self.rng.millis(100, 3000);
                     self.after(back, Ev::Reconnect);
                 }
@@ -442,6 +463,8 @@ impl World {
                     let latency = self.latency(self.params.upstream_latency);
                     let at = self.to_upstream.arrival(self.now, latency);
                     self.at(at, Ev::ToUpstream(self.epoch, backend));
+                } else {
+                    self.lost_with_session(&backend);
                 }
             }
             Command::Transport(transport) => {
@@ -458,6 +481,28 @@ impl World {
             Command::App(AppCommand::SessionEnded { .. }) => self.ended = true,
             Command::App(_) | Command::Event(_) => {}
         }
+    }
+
+    /// A full-duplex provider answers an instruction or a result that
+    /// cannot be placed any more, after the disconnect it belongs to.
+    fn lost_with_session(&mut self, command: &turngate_core::BackendCommand) {
+        use turngate_core::BackendCommand as B;
+        if let (true, B::Instruct { event_id, .. } | B::FunctionOutput { event_id, .. }) =
+            (self.upstream.full_duplex(), command)
+        {
+            self.report_lost(*event_id);
+        }
+    }
+
+    fn report_lost(&mut self, event_id: turngate_core::ClientEventId) {
+        let at = self.now.max(self.lost_notice) + Duration::from_millis(1);
+        let error = Input::BackendError {
+            event_id: Some(event_id),
+            kind: turngate_core::BackendErrorKind::Lost,
+            code: Some("turngate_session_lost".to_owned()),
+            message: "not placed: the session was lost before it".to_owned(),
+        };
+        self.at(at, Ev::Core(error));
     }
 
     fn arm_timer(&mut self) {
