@@ -8,7 +8,8 @@
 //! The provider shape the others share: [`wire`] (the events), `protocol`
 //! (the sans-IO state of one call across sessions), `io` (the WebSocket
 //! link) and the sans-IO parts the protocol composes: [`appends`],
-//! [`delegations`] and [`silence`].
+//! [`delegations`] (client delegation), [`backend_calls`] (Responses
+//! delegation) and [`silence`].
 //!
 //! The session core drives it with
 //! [`TurnModel::FullDuplex`](turngate_core::TurnModel::FullDuplex): the core
@@ -21,6 +22,7 @@
 //! <https://developers.openai.com/api/docs/guides/voice-websockets?api=live>).
 
 pub mod appends;
+pub mod backend_calls;
 pub mod delegations;
 #[cfg(any(test, feature = "fuzzing"))]
 mod fuzz;
@@ -82,7 +84,10 @@ pub struct OpenAiLiveConfig {
     /// How long the server waits before the model acknowledges a
     /// delegation by itself ("one moment"); `None` keeps the server's default.
     pub acknowledgement_delay_ms: Option<u32>,
-    /// The tool a delegation is handed to the app as: its arguments are
+    /// Who does delegated work: the app, or a backend Responses model
+    /// that calls the app's own tools.
+    pub delegation: LiveDelegation,
+    /// The tool a client delegation is handed to the app as: its arguments are
     /// `{"request": "<what the caller said since the last delegation>"}`,
     /// since a delegation carries no task text of its own.
     pub delegation_tool: String,
@@ -114,6 +119,7 @@ impl Default for OpenAiLiveConfig {
             api_key: None,
             model: DEFAULT_MODEL.to_owned(),
             acknowledgement_delay_ms: None,
+            delegation: LiveDelegation::Client,
             delegation_tool: DEFAULT_DELEGATION_TOOL.to_owned(),
             silence_grace: Duration::from_millis(60),
             caller_pause: Duration::from_millis(800),
@@ -135,12 +141,32 @@ impl std::fmt::Debug for OpenAiLiveConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
             .field("acknowledgement_delay_ms", &self.acknowledgement_delay_ms)
+            .field("delegation", &self.delegation)
             .field("delegation_tool", &self.delegation_tool)
             .field("silence_grace", &self.silence_grace)
             .field("caller_pause", &self.caller_pause)
             .field("reconnect", &self.reconnect)
             .finish_non_exhaustive()
     }
+}
+
+/// Who does the work a GPT-Live model delegates (`session.delegation`,
+/// fixed for a session's life).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveDelegation {
+    /// Client delegation: each delegation reaches the app as one call of
+    /// [`OpenAiLiveConfig::delegation_tool`], and its output is spoken as
+    /// commentary (or kept silent as thinking once the caller moved on).
+    Client,
+    /// Responses delegation: a backend Responses model does the work and
+    /// calls the session's tools; each call reaches the app once and is
+    /// answered once, and the voice model speaks the backend's result.
+    Responses {
+        /// The backend model (required by the API).
+        model: String,
+        /// The backend prompt, if any.
+        instructions: Option<String>,
+    },
 }
 
 impl OpenAiLive {

@@ -20,6 +20,12 @@
 //!   as one user transcript once they pause.
 //! - The input timeline must keep moving: when the carrier sends no audio,
 //!   [`SilenceFeed`] says how much silence to send in its place.
+//! - In Responses delegation a backend model does the work: each of its
+//!   function calls becomes a `FunctionCall` of the app's own tool, whose
+//!   output goes back as the call's one `function_call_output`, and the
+//!   backend is continued once nothing is left to answer (see
+//!   [`BackendCalls`]). Its core `call_id` is `<session id>/<call_id>`, so
+//!   a result for an earlier session's call can never reach a later one.
 //! - A lost session is never resumed: the next link starts a new one with
 //!   the conversation so far as startup history, and nothing pending in the
 //!   old one (appends, delegations) is carried over.
@@ -37,16 +43,18 @@ use turngate_core::{
 };
 
 use super::appends::{AppendOutbox, AppendRequest, Outcome, estimated_tokens};
+use super::backend_calls::{Answer, BackendCalls, CallSeen};
 use super::delegations::{Delegations, Route, SETTLE_MS, Seen};
 use super::silence::{FRAME, SilenceFeed};
 use super::wire::{
     self, Append, AppendKind, AudioConfig, AudioOutput, Classified, ClientEvent, Delegation,
-    InitialItem, ServerEvent, SessionConfig, Target, Voice,
+    FunctionTool, InitialItem, ResponseItem, ResponsesConfig, ServerEvent, SessionConfig, Target,
+    Voice,
 };
-use super::{OpenAiLiveConfig, PROVIDER};
-use crate::realtime::RealtimeSessionConfig;
+use super::{LiveDelegation, OpenAiLiveConfig, PROVIDER};
 use crate::realtime::link::{LinkEnd, Out};
 use crate::realtime::stats::{SharedStats, add, bump};
+use crate::realtime::{RealtimeSessionConfig, ToolSpec};
 
 /// The code of a command this backend has no counterpart for.
 pub(crate) const UNSUPPORTED: &str = crate::realtime::UNSUPPORTED_COMMAND;
@@ -76,6 +84,9 @@ const REQUEST_MAX_CHARS: usize = 4096;
 const MIN_REPLACEABLE: Duration = Duration::from_secs(8);
 /// The most silence sent at once when the carrier falls silent.
 const SILENCE_BURST: u32 = 10;
+/// Backend outputs remembered for correlating an `error` with the core's
+/// command (errors come at once; this is plenty).
+const OUTPUTS_REMEMBERED: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -104,6 +115,9 @@ struct Settings {
     instructions: Option<String>,
     format: AudioFormat,
     acknowledgement_delay_ms: Option<u32>,
+    delegation: LiveDelegation,
+    /// The app's tools, offered to a Responses backend.
+    tools: Vec<ToolSpec>,
     delegation_tool: String,
     silence_grace: Duration,
     caller_pause: Duration,
@@ -136,6 +150,12 @@ struct Live {
     /// carries a delegation's result.
     answers_for: Vec<Answers>,
     delegations: Delegations,
+    /// The backend's function calls (Responses delegation).
+    backend: BackendCalls,
+    /// Which core event each `function_call_output` answers for, newest last.
+    outputs: VecDeque<(String, ClientEventId)>,
+    /// `response.item.create` and `response.create` events sent.
+    backend_events: u64,
     /// Delegations announced and not yet handed to the core, with when
     /// they go (after the settle time).
     settling: Vec<(String, Instant)>,
@@ -176,6 +196,8 @@ impl Protocol {
                 instructions: session.instructions.clone(),
                 format: session.input_format,
                 acknowledgement_delay_ms: config.acknowledgement_delay_ms,
+                delegation: config.delegation.clone(),
+                tools: session.tools.clone(),
                 delegation_tool: config.delegation_tool.clone(),
                 silence_grace: config.silence_grace,
                 caller_pause: config.caller_pause,
@@ -208,13 +230,23 @@ impl Protocol {
         add(&self.stats.items_reinjected, history.len());
         let voice =
             self.settings.voice.as_deref().map(|name| AudioOutput { voice: Voice::BuiltIn(name) });
+        let acknowledgement_delay_ms = self.settings.acknowledgement_delay_ms;
+        let delegation = match &self.settings.delegation {
+            LiveDelegation::Client => Delegation::Client { acknowledgement_delay_ms },
+            LiveDelegation::Responses { model, instructions } => Delegation::Responses {
+                acknowledgement_delay_ms,
+                responses: ResponsesConfig {
+                    model,
+                    instructions: instructions.as_deref(),
+                    tools: self.settings.tools.iter().map(function_tool).collect(),
+                },
+            },
+        };
         let config = SessionConfig {
             model: &self.settings.model,
             instructions: self.settings.instructions.as_deref(),
             audio: AudioConfig { format: wire_format(self.settings.format), output: voice },
-            delegation: Some(Delegation::Client {
-                acknowledgement_delay_ms: self.settings.acknowledgement_delay_ms,
-            }),
+            delegation: Some(delegation),
             input: history,
         };
         let frame = wire::to_text(&ClientEvent::SessionStart {
@@ -229,6 +261,9 @@ impl Protocol {
             appends: AppendOutbox::new(prefix),
             answers_for: Vec::new(),
             delegations: Delegations::new(),
+            backend: BackendCalls::new(),
+            outputs: VecDeque::new(),
+            backend_events: 0,
             settling: Vec::new(),
             silence: SilenceFeed::new(self.settings.silence_grace, SILENCE_BURST),
             gate: SpeechGate::new(self.settings.format, self.settings.gate),
@@ -377,6 +412,10 @@ impl Protocol {
         output: String,
         out: &mut Out,
     ) {
+        if self.responses_mode() {
+            self.backend_output(event_id, &call_id, &output, out);
+            return;
+        }
         let Some(live) = self.session.as_mut() else { return };
         let kind = match live.delegations.result(&call_id.0) {
             Route::Commentary => AppendKind::Commentary,
@@ -394,6 +433,71 @@ impl Protocol {
         };
         let request = AppendRequest { kind, content: output, delegation_id: Some(call_id.0) };
         self.queue_append(request, event_id, true, out);
+    }
+
+    fn responses_mode(&self) -> bool {
+        matches!(self.settings.delegation, LiveDelegation::Responses { .. })
+    }
+
+    /// A tool's output for a backend function call: the call's one
+    /// `function_call_output`, and the backend continued if that was the
+    /// last thing it waited for.
+    fn backend_output(
+        &mut self,
+        event_id: ClientEventId,
+        call_id: &CallId,
+        output: &str,
+        out: &mut Out,
+    ) {
+        let Some(live) = self.session.as_mut() else { return };
+        let wire_call = live
+            .id
+            .as_deref()
+            .and_then(|session| call_id.0.strip_prefix(session))
+            .and_then(|rest| rest.strip_prefix('/'));
+        let answer = match wire_call {
+            Some(wire_call) => live.backend.answer(wire_call),
+            None => Answer::Refused("the call belongs to an earlier session"),
+        };
+        let (Answer::Send, Some(wire_call)) = (answer, wire_call) else {
+            let reason = match answer {
+                Answer::Refused(reason) => reason,
+                Answer::Send => "the call belongs to an earlier session",
+            };
+            tracing::warn!(provider = PROVIDER, call = %call_id, reason, "output not sent");
+            out.inputs.push(Input::BackendError {
+                event_id: Some(event_id),
+                kind: BackendErrorKind::Other,
+                code: Some(DELEGATION_REFUSED.to_owned()),
+                message: format!("output for {call_id} not sent: {reason}"),
+            });
+            return;
+        };
+        live.backend_events += 1;
+        let piece = format!("{}:{}:out{}", self.settings.tag, self.generation, live.backend_events);
+        let frame = wire::to_text(&ClientEvent::ResponseItemCreate {
+            event_id: &piece,
+            item: ResponseItem::FunctionCallOutput { call_id: wire_call, output },
+        });
+        if live.outputs.len() == OUTPUTS_REMEMBERED {
+            live.outputs.pop_front();
+        }
+        live.outputs.push_back((piece, event_id));
+        self.send(frame, out);
+        self.continue_backend(out);
+    }
+
+    /// Sends the one `response.create` the backend is owed, if it is owed now.
+    fn continue_backend(&mut self, out: &mut Out) {
+        let Some(live) = self.session.as_mut() else { return };
+        if !live.backend.due() {
+            return;
+        }
+        live.backend.continued();
+        live.backend_events += 1;
+        let event_id =
+            format!("{}:{}:continue{}", self.settings.tag, self.generation, live.backend_events);
+        self.send(wire::to_text(&ClientEvent::ResponseCreate { event_id: &event_id }), out);
     }
 
     fn queue_append(
@@ -512,9 +616,17 @@ impl Protocol {
                     out.inputs.push(Input::InstructionPlaced { event_id });
                 }
             }
-            ServerEvent::DelegationCreated { delegation_id, target, offset_ms } => {
+            ServerEvent::DelegationCreated { delegation_id, target, offset_ms, response_id } => {
+                let responses = self.responses_mode();
                 let Some(live) = self.session.as_mut() else { return };
-                if target != Target::Client {
+                if responses && target == Target::Responses {
+                    // The backend does the work; only its calls reach us.
+                    if let Some(response_id) = response_id {
+                        live.backend.response_started(&response_id);
+                    }
+                    return;
+                }
+                if responses || target != Target::Client {
                     tracing::warn!(
                         provider = PROVIDER,
                         ?target,
@@ -527,10 +639,37 @@ impl Protocol {
                     live.settling.push((delegation_id.into_owned(), due));
                 }
             }
-            ServerEvent::FunctionCall { .. } | ServerEvent::BackendResponseDone { .. } => {
-                // Only Responses delegation produces these, and we start
-                // every session with client delegation.
-                bump(&self.stats.unknown_events);
+            ServerEvent::FunctionCall { call_id, name, arguments, .. } => {
+                let responses = self.responses_mode();
+                let Some(live) = self.session.as_mut() else { return };
+                if !responses {
+                    // Only Responses delegation produces these.
+                    bump(&self.stats.unknown_events);
+                    return;
+                }
+                if live.backend.called(&call_id) == CallSeen::Duplicate {
+                    tracing::debug!(provider = PROVIDER, %call_id, "repeated backend call ignored");
+                    return;
+                }
+                let session = live.id.as_deref().unwrap_or("live");
+                let core_call = format!("{session}/{call_id}");
+                out.inputs.push(Input::FunctionCall {
+                    response_id: ResponseId(format!("{core_call}:call")),
+                    call_id: CallId(core_call),
+                    name: name.into_owned(),
+                    arguments: arguments.into_owned(),
+                });
+            }
+            ServerEvent::BackendResponseStarted { response_id } => {
+                if let Some(live) = self.session.as_mut() {
+                    live.backend.response_started(&response_id);
+                }
+            }
+            ServerEvent::BackendResponseDone { response_id, .. } => {
+                let Some(live) = self.session.as_mut() else { return };
+                if live.backend.response_done(response_id.as_deref()) {
+                    self.continue_backend(out);
+                }
             }
             ServerEvent::Error { code, message, client_event_id, .. } => {
                 self.server_error(code.as_deref(), &message, client_event_id.as_deref(), out);
@@ -635,6 +774,20 @@ impl Protocol {
             return;
         }
         if let Some(id) = client_event_id
+            && let Some(at) = live.outputs.iter().position(|(piece, _)| piece == id)
+        {
+            // A refused output: the core hears of it for its command. The
+            // call stays answered here: resending is the core's decision.
+            let event_id = live.outputs.remove(at).map(|(_, event_id)| event_id);
+            out.inputs.push(Input::BackendError {
+                event_id,
+                kind: BackendErrorKind::Other,
+                code: code.map(str::to_owned),
+                message: message.to_owned(),
+            });
+            return;
+        }
+        if let Some(id) = client_event_id
             && live.answers_for.iter().any(|a| a.piece == id)
         {
             match live.appends.failed(id, code, message) {
@@ -734,6 +887,7 @@ impl Protocol {
         let quiet = live.speaking.is_none()
             && live.heard.is_empty()
             && live.settling.is_empty()
+            && live.backend.is_idle()
             && live.appends.in_flight() == 0
             && live.appends.queued() == 0;
         if !quiet && now < latest {
@@ -794,6 +948,11 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
+}
+
+/// An app tool as a backend `function` tool.
+fn function_tool(tool: &ToolSpec) -> FunctionTool<'_> {
+    FunctionTool { name: &tool.name, description: &tool.description, parameters: &tool.parameters }
 }
 
 /// Tells the core that the command `event_id` died with its session.

@@ -3,6 +3,7 @@
 
 mod fuzz;
 mod protocol;
+mod responses;
 
 use std::borrow::Cow;
 
@@ -166,6 +167,7 @@ fn each_server_event_is_read_with_what_it_needs() {
                 delegation_id: b("del_1"),
                 target: Target::Client,
                 offset_ms: 4200,
+                response_id: None,
             },
         ),
         (
@@ -183,7 +185,23 @@ fn each_server_event_is_read_with_what_it_needs() {
         ),
         (
             r#"{"type":"response.event","event_id":"ev_10","delegation_id":null,"event":{"type":"response.completed","response":{"id":"resp_1","output":[]}}}"#,
-            ServerEvent::BackendResponseDone { delegation_id: None },
+            ServerEvent::BackendResponseDone {
+                delegation_id: None,
+                response_id: Some(b("resp_1")),
+            },
+        ),
+        (
+            r#"{"type":"session.delegation.created","event_id":"ev_11","offset_ms":900,"delegation":{"id":"del_3","type":"delegation","target":"responses","response_id":"resp_2"}}"#,
+            ServerEvent::DelegationCreated {
+                delegation_id: b("del_3"),
+                target: Target::Responses,
+                offset_ms: 900,
+                response_id: Some(b("resp_2")),
+            },
+        ),
+        (
+            r#"{"type":"response.event","event_id":"ev_12","delegation_id":"del_3","event":{"type":"response.created","sequence_number":0,"response":{"id":"resp_2","object":"response","status":"in_progress","output":[]}}}"#,
+            ServerEvent::BackendResponseStarted { response_id: b("resp_2") },
         ),
         (
             r#"{"type":"error","event_id":"ev_11","error":{"type":"invalid_request_error","code":"invalid_value","message":"Context append text must not exceed 500 tokens.","param":"content","client_event_id":"s1:9"}}"#,

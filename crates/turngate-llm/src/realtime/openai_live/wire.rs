@@ -115,7 +115,7 @@ pub struct SessionConfig<'a> {
     pub audio: AudioConfig<'a>,
     /// How delegated work comes back; omitted means client delegation.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delegation: Option<Delegation>,
+    pub delegation: Option<Delegation<'a>>,
     /// Text-only startup history (at most [`INPUT_MAX_ITEMS`] messages): how
     /// a session that replaces a lost one learns the conversation so far.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -215,9 +215,9 @@ pub enum AudioFormat {
 }
 
 /// `session.delegation`; the type cannot change after startup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
-pub enum Delegation {
+pub enum Delegation<'a> {
     /// The application does delegated work and appends the results.
     #[serde(rename = "client")]
     Client {
@@ -226,6 +226,43 @@ pub enum Delegation {
         #[serde(skip_serializing_if = "Option::is_none")]
         acknowledgement_delay_ms: Option<u32>,
     },
+    /// A backend Responses model does delegated work; the application only
+    /// runs the backend's function calls (`ResponsesDelegationConfig`).
+    #[serde(rename = "responses")]
+    Responses {
+        /// As for client delegation; default 0.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        acknowledgement_delay_ms: Option<u32>,
+        /// The backend model and its tools.
+        responses: ResponsesConfig<'a>,
+    },
+}
+
+/// `session.delegation.responses`: the backend model (required) and what
+/// it may call. Only the fields turngate sets are modelled.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponsesConfig<'a> {
+    /// Required.
+    pub model: &'a str,
+    /// The backend prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<&'a str>,
+    /// The application's functions.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub tools: Vec<FunctionTool<'a>>,
+}
+
+/// A `function` tool of the backend model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "function")]
+pub struct FunctionTool<'a> {
+    /// The function's name, as its calls will carry it.
+    pub name: &'a str,
+    /// What it does, for the backend model.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub description: &'a str,
+    /// Its parameters, a JSON Schema object.
+    pub parameters: &'a serde_json::Value,
 }
 
 /// Serializes a client event. Our types cannot fail to serialize (no maps
@@ -283,6 +320,8 @@ struct RawDelegation<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     target: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    response_id: Option<Cow<'a, str>>,
 }
 
 /// `error` of an `error` event.
@@ -307,6 +346,15 @@ struct RawInner<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     item: Option<RawItem<'a>>,
+    #[serde(default, borrow)]
+    response: Option<RawResponse<'a>>,
+}
+
+/// The response snapshot of a Responses lifecycle event.
+#[derive(Debug, Default, Deserialize)]
+struct RawResponse<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
 }
 
 /// An output item of the backend model.
@@ -397,6 +445,8 @@ pub enum ServerEvent<'a> {
         target: Target,
         /// Where on the timeline the model delegated.
         offset_ms: u64,
+        /// The backend response doing it (Responses delegation only).
+        response_id: Option<Cow<'a, str>>,
     },
     /// A backend function call finished (Responses delegation): run it
     /// once, answer it once.
@@ -410,10 +460,17 @@ pub enum ServerEvent<'a> {
         /// JSON text.
         arguments: Cow<'a, str>,
     },
+    /// A backend response started (Responses delegation).
+    BackendResponseStarted {
+        /// The response's id.
+        response_id: Cow<'a, str>,
+    },
     /// A backend response finished (Responses delegation).
     BackendResponseDone {
         /// The delegation it belongs to, when known.
         delegation_id: Option<Cow<'a, str>>,
+        /// The response's id, when the snapshot carries one.
+        response_id: Option<Cow<'a, str>>,
     },
     /// A command failed (the session goes on), or the session could not
     /// start (no `session.started` will come).
@@ -526,9 +583,12 @@ fn interpret(raw: RawEvent<'_>) -> Classified<'_> {
                 _ => return Classified::Corrupt("delegation with an unknown target"),
             };
             match (delegation.id, raw.offset_ms) {
-                (Some(delegation_id), Some(offset_ms)) => {
-                    known(E::DelegationCreated { delegation_id, target, offset_ms })
-                }
+                (Some(delegation_id), Some(offset_ms)) => known(E::DelegationCreated {
+                    delegation_id,
+                    target,
+                    offset_ms,
+                    response_id: delegation.response_id,
+                }),
                 _ => Classified::Corrupt("delegation without id or offset_ms"),
             }
         }
@@ -554,8 +614,15 @@ fn interpret(raw: RawEvent<'_>) -> Classified<'_> {
                     Some(_) => known(E::Other),
                     None => Classified::Corrupt("output_item.done without item"),
                 },
+                Some("response.created") => match inner.response.and_then(|r| r.id) {
+                    Some(response_id) => known(E::BackendResponseStarted { response_id }),
+                    None => Classified::Corrupt("response.created without response.id"),
+                },
                 Some("response.completed" | "response.failed" | "response.incomplete") => {
-                    known(E::BackendResponseDone { delegation_id: raw.delegation_id })
+                    known(E::BackendResponseDone {
+                        delegation_id: raw.delegation_id,
+                        response_id: inner.response.and_then(|r| r.id),
+                    })
                 }
                 Some(_) => known(E::Other),
                 None => Classified::Corrupt("response.event without event.type"),

@@ -22,15 +22,24 @@ use crate::realtime::openai_live::protocol::{
 };
 use crate::realtime::stats::SharedStats;
 
-struct Harness {
-    protocol: Protocol,
-    now: Instant,
+pub(super) struct Harness {
+    pub(super) protocol: Protocol,
+    pub(super) now: Instant,
 }
 
 impl Harness {
     /// A protocol whose first session has started.
     fn started() -> Harness {
-        let mut harness = Harness::linked(false);
+        Harness::started_with(&OpenAiLiveConfig::default(), &session_config())
+    }
+
+    /// A protocol with this configuration whose first session (`live_abc`)
+    /// has started.
+    pub(super) fn started_with(
+        config: &OpenAiLiveConfig,
+        session: &RealtimeSessionConfig,
+    ) -> Harness {
+        let mut harness = Harness::linked_with(config, session, false);
         harness.server(json!({"type": "session.started", "event_id": "ev_1",
             "client_event_id": "t:1:start",
             "session": {"id": "live_abc", "expires_at": 1_900_000_000, "status": "active"}}));
@@ -38,12 +47,16 @@ impl Harness {
     }
 
     fn linked(reconnect: bool) -> Harness {
-        let session = RealtimeSessionConfig {
-            instructions: Some("Be brief.".to_owned()),
-            ..RealtimeSessionConfig::default()
-        };
+        Harness::linked_with(&OpenAiLiveConfig::default(), &session_config(), reconnect)
+    }
+
+    pub(super) fn linked_with(
+        config: &OpenAiLiveConfig,
+        session: &RealtimeSessionConfig,
+        reconnect: bool,
+    ) -> Harness {
         let stats = Arc::new(SharedStats::default());
-        let protocol = Protocol::new(&OpenAiLiveConfig::default(), &session, "t".to_owned(), stats);
+        let protocol = Protocol::new(config, session, "t".to_owned(), stats);
         let now = Instant::now();
         let mut harness = Harness { protocol, now };
         let (frames, _) = harness.link_up(reconnect);
@@ -51,37 +64,40 @@ impl Harness {
         harness
     }
 
-    fn link_up(&mut self, reconnect: bool) -> (Vec<Value>, Vec<Input>) {
+    pub(super) fn link_up(&mut self, reconnect: bool) -> (Vec<Value>, Vec<Input>) {
         let mut out = Out::default();
         self.protocol.link_up(self.now, reconnect, &mut out);
         parse(out)
     }
 
-    fn link_down(&mut self) -> Vec<Input> {
+    pub(super) fn link_down(&mut self) -> Vec<Input> {
         let mut out = Out::default();
         self.protocol.link_down(&mut out);
         parse(out).1
     }
 
     #[allow(clippy::needless_pass_by_value, reason = "callers write `json!(…)` inline")]
-    fn server(&mut self, event: Value) -> (Vec<Value>, Vec<Input>) {
+    pub(super) fn server(&mut self, event: Value) -> (Vec<Value>, Vec<Input>) {
         self.server_out(&event).0
     }
 
-    fn server_out(&mut self, event: &Value) -> ((Vec<Value>, Vec<Input>), Option<LinkEnd>) {
+    pub(super) fn server_out(
+        &mut self,
+        event: &Value,
+    ) -> ((Vec<Value>, Vec<Input>), Option<LinkEnd>) {
         let mut out = Out::default();
         self.protocol.server_text(self.now, &event.to_string(), &mut out);
         let end = out.end.take();
         (parse(out), end)
     }
 
-    fn command(&mut self, command: BackendCommand) -> (Vec<Value>, Vec<Input>) {
+    pub(super) fn command(&mut self, command: BackendCommand) -> (Vec<Value>, Vec<Input>) {
         let mut out = Out::default();
         self.protocol.command(self.now, command, &mut out);
         parse(out)
     }
 
-    fn advance(&mut self, by: Duration) -> (Vec<Value>, Vec<Input>) {
+    pub(super) fn advance(&mut self, by: Duration) -> (Vec<Value>, Vec<Input>) {
         self.now += by;
         let mut out = Out::default();
         if self.protocol.poll_timeout().is_some_and(|at| at <= self.now) {
@@ -91,7 +107,7 @@ impl Harness {
     }
 
     /// Model output: `ms` of a voiced tone or of digital silence, in 20 ms deltas.
-    fn output(&mut self, ms: u64, voiced: bool) -> Vec<Input> {
+    pub(super) fn output(&mut self, ms: u64, voiced: bool) -> Vec<Input> {
         let mut inputs = Vec::new();
         for _ in 0..ms / 20 {
             let audio = if voiced { tone_frame() } else { vec![0xFF; 160] };
@@ -104,13 +120,20 @@ impl Harness {
     }
 
     /// Caller audio the carrier sent, `ms` of it.
-    fn caller_audio(&mut self, ms: u64) -> Vec<Value> {
+    pub(super) fn caller_audio(&mut self, ms: u64) -> Vec<Value> {
         let chunk = AudioChunk::new(vec![0xFF; 8 * ms as usize], Duration::from_millis(ms));
         self.command(BackendCommand::AppendAudio(chunk)).0
     }
 }
 
-fn parse(out: Out) -> (Vec<Value>, Vec<Input>) {
+fn session_config() -> RealtimeSessionConfig {
+    RealtimeSessionConfig {
+        instructions: Some("Be brief.".to_owned()),
+        ..RealtimeSessionConfig::default()
+    }
+}
+
+pub(super) fn parse(out: Out) -> (Vec<Value>, Vec<Input>) {
     let frames = out
         .frames
         .iter()
@@ -131,7 +154,7 @@ fn tone_frame() -> Vec<u8> {
         .collect()
 }
 
-fn types(frames: &[Value]) -> Vec<&str> {
+pub(super) fn types(frames: &[Value]) -> Vec<&str> {
     frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect()
 }
 
