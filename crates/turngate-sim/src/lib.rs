@@ -9,7 +9,8 @@
 //! the carrier's rules and report what the caller heard.
 //!
 //! [`live`] is a strict simulator of OpenAI's GPT-Live primary WebSocket
-//! (client delegation), holding a client to its timeline and delegation rules.
+//! (client and Responses delegation), holding a client to its timeline and
+//! delegation rules.
 //!
 //! Nothing here is semver-stable: it exists to hold the rest of the project
 //! to the real protocols' rules, and changes whenever they are found to be

@@ -30,9 +30,13 @@ pub struct LiveSimConfig {
     pub barge_in: (Duration, Duration),
     /// The caller silence that ends a caller utterance.
     pub end_of_turn: Duration,
-    /// Every Kth caller utterance is delegated to the client instead of
-    /// answered; 0 never.
+    /// Every Kth caller utterance is delegated (to the client, or to the
+    /// Responses backend in a Responses session) instead of answered; 0
+    /// never.
     pub delegate_every: u32,
+    /// The shortest and longest session timeline between two events of a
+    /// simulated Responses backend response.
+    pub backend_gap: (Duration, Duration),
     /// Close the session with reason `expired` after this long without
     /// input audio; `None` never. One third-party client measured about
     /// 31 s for a session that never received audio; the figure is
@@ -84,6 +88,15 @@ pub struct LiveFaults {
     /// `session.delegation.created` twice, as a client that sees the same
     /// event on two connections (the primary and a sideband) would.
     pub duplicate_delegation: f64,
+    /// With this probability per function call of the Responses backend,
+    /// send its `response.output_item.done` envelope twice, as a client that
+    /// sees the event on the primary and a sideband would. The call still
+    /// takes exactly one output.
+    pub duplicate_function_call: f64,
+    /// With this probability per `response.event`, omit its
+    /// `delegation_id`, as the service may when it cannot correlate the
+    /// event with a delegation (openai-python `response_event.py`).
+    pub uncorrelated_events: f64,
 }
 
 impl Default for LiveSimConfig {
@@ -99,6 +112,7 @@ impl Default for LiveSimConfig {
             barge_in: (Duration::from_millis(200), Duration::from_millis(400)),
             end_of_turn: Duration::from_millis(500),
             delegate_every: 0,
+            backend_gap: (Duration::from_millis(200), Duration::from_millis(400)),
             idle_expiry: Some(Duration::from_secs(31)),
             session_limit: Duration::from_secs(2 * 60 * 60),
             usage_every: Some(Duration::from_secs(15)),
@@ -115,6 +129,8 @@ impl Default for LiveFaults {
             ack_delay: None,
             server_error: 0.0,
             duplicate_delegation: 0.0,
+            duplicate_function_call: 0.0,
+            uncorrelated_events: 0.0,
         }
     }
 }

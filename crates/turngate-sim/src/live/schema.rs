@@ -14,8 +14,18 @@
 //! The other validation messages (missing fields, wrong types, lengths,
 //! enum values) are not recorded for Live; they use the wording OpenAI's
 //! other APIs answer with, and are ours in that sense. Fields the
-//! simulator does not act on (a Responses or Decisions config, a trigger's
-//! questions, a WebRTC data channel) are accepted as any JSON.
+//! simulator does not act on (a Decisions config, a trigger's questions, a
+//! WebRTC data channel, the settings of a built-in Responses tool, a
+//! function's JSON Schema) are accepted as any JSON.
+//!
+//! The Responses delegation config follows openai-python 3.57.0
+//! `responses_delegation_config_param.py` and `function_tool_param.py`
+//! (`model` required; `function` tools checked field by field; the built-in
+//! tools named there, plus `mcp`, which `tool_choice` can name, accepted
+//! whole). `response.item.create` carries a Responses input item
+//! (`response_item_create_event_param.py`); the simulator models the
+//! `function_call_output` item of the Responses API only, whose `output`
+//! it requires to be a string (the API also takes a list of content parts).
 
 use serde_json::Value;
 
@@ -93,6 +103,15 @@ const fn req(name: &'static str, ty: &'static Ty) -> Field {
     Field { name, ty, required: true }
 }
 
+/// The name of a [`rest`] field.
+const REST: &str = "*";
+
+/// Every field of the object not named in its list is checked against `ty`
+/// (instead of being refused as unknown).
+const fn rest(ty: &'static Ty) -> Field {
+    Field { name: REST, ty, required: false }
+}
+
 // ---- Shared shapes -----------------------------------------------------------
 
 static STR: Ty = Ty::Str { min: 0, max: usize::MAX };
@@ -102,6 +121,10 @@ static NULLABLE_STR: Ty = Ty::Nullable(&STR);
 static EVENT_ID: Ty = Ty::Str { min: 0, max: 512 };
 static AUDIO_B64: Ty = Ty::Str { min: 1, max: usize::MAX };
 static NON_NEGATIVE: Ty = Ty::Int { min: 0, max: i64::MAX };
+static NON_EMPTY: Ty = Ty::Str { min: 1, max: usize::MAX };
+static NULLABLE_BOOL: Ty = Ty::Nullable(&BOOL);
+/// Any JSON object.
+static OBJECT: Ty = Ty::Obj(&[rest(&ANY)]);
 
 // ---- session.start -------------------------------------------------------------
 
@@ -140,9 +163,108 @@ static DELEGATION_CONFIG: Ty = Ty::Tagged {
     key: "type",
     variants: &[
         ("client", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE)]),
-        ("responses", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), req("responses", &ANY)]),
+        (
+            "responses",
+            &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), req("responses", &RESPONSES_CONFIG)],
+        ),
         ("decisions", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), req("decisions", &ANY)]),
     ],
+};
+
+// ---- Responses delegation ------------------------------------------------------
+
+static RESPONSES_CONFIG: Ty = Ty::Obj(&[
+    req("model", &NON_EMPTY),
+    opt("instructions", &NULLABLE_STR),
+    opt("max_output_tokens", &MAX_OUTPUT_TOKENS),
+    opt("parallel_tool_calls", &NULLABLE_BOOL),
+    opt("reasoning", &REASONING),
+    opt("service_tier", &SERVICE_TIER),
+    opt("text", &TEXT),
+    opt("tool_choice", &TOOL_CHOICE),
+    opt("tools", &TOOLS),
+]);
+// The update is sparse: every field is optional, `model` too
+// (openai-python `responses_delegation_update_config_param.py`).
+static RESPONSES_UPDATE: Ty = Ty::Obj(&[
+    opt("model", &NON_EMPTY),
+    opt("instructions", &NULLABLE_STR),
+    opt("max_output_tokens", &MAX_OUTPUT_TOKENS),
+    opt("parallel_tool_calls", &NULLABLE_BOOL),
+    opt("reasoning", &REASONING),
+    opt("service_tier", &SERVICE_TIER),
+    opt("text", &TEXT),
+    opt("tool_choice", &TOOL_CHOICE),
+    opt("tools", &TOOLS),
+]);
+// The SDK types it as any integer; the Responses API itself refuses fewer
+// than 16 (as QuantumNous/new-api PR #2866 records, clamping for it), and
+// the strict reading holds delegated requests to that.
+static MAX_OUTPUT_TOKENS: Ty = Ty::Nullable(&Ty::Int { min: 16, max: i64::MAX });
+static REASONING: Ty = Ty::Nullable(&Ty::Obj(&[
+    opt("effort", &Ty::Nullable(&Ty::Lit(&["none", "minimal", "low", "medium", "high", "xhigh"]))),
+    opt("summary", &Ty::Nullable(&Ty::Lit(&["concise", "detailed", "auto"]))),
+]));
+static SERVICE_TIER: Ty = Ty::Nullable(&Ty::Lit(&[
+    "auto",
+    "default",
+    "fast_tier_temp_pilot",
+    "flex",
+    "priority",
+    "ultrafast",
+]));
+static TEXT: Ty = Ty::Nullable(&Ty::Obj(&[opt(
+    "verbosity",
+    &Ty::Nullable(&Ty::Lit(&["low", "medium", "high"])),
+)]));
+static TOOL_CHOICE: Ty = Ty::OneOf(&[
+    &Ty::Lit(&["auto", "none", "required"]),
+    &Ty::Tagged {
+        key: "type",
+        variants: &[
+            ("function", &[req("name", &STR)]),
+            ("mcp", &[req("name", &STR), req("server_label", &STR)]),
+        ],
+    },
+]);
+static TOOLS: Ty = Ty::Arr { item: &TOOL, min: 0, max: usize::MAX };
+/// The settings of a built-in tool, which the simulator never runs.
+const BUILT_IN: &[Field] = &[rest(&ANY)];
+static TOOL: Ty = Ty::Tagged {
+    key: "type",
+    variants: &[
+        (
+            "function",
+            &[
+                req("name", &NON_EMPTY),
+                opt("description", &NULLABLE_STR),
+                opt("parameters", &Ty::Nullable(&OBJECT)),
+                opt("strict", &NULLABLE_BOOL),
+            ],
+        ),
+        ("web_search", BUILT_IN),
+        ("file_search", BUILT_IN),
+        ("code_interpreter", BUILT_IN),
+        ("shell", &[req("environment", &OBJECT), rest(&ANY)]),
+        ("image_generation", BUILT_IN),
+        ("mcp", BUILT_IN),
+    ],
+};
+
+/// The one Responses input item the simulator models (the Responses API's
+/// `function_call_output`; `id` and `status` are populated when the API
+/// returns the item, and accepted back).
+static FUNCTION_CALL_OUTPUT: Ty = Ty::Tagged {
+    key: "type",
+    variants: &[(
+        "function_call_output",
+        &[
+            req("call_id", &STR),
+            req("output", &STR),
+            opt("id", &NULLABLE_STR),
+            opt("status", &Ty::Nullable(&Ty::Lit(&["in_progress", "completed", "incomplete"]))),
+        ],
+    )],
 };
 
 static INPUT: Ty = Ty::Arr { item: &INITIAL_ITEM, min: 0, max: 128 };
@@ -215,7 +337,10 @@ static DELEGATION_UPDATE_CONFIG: Ty = Ty::Tagged {
     key: "type",
     variants: &[
         ("client", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE)]),
-        ("responses", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), opt("responses", &ANY)]),
+        (
+            "responses",
+            &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), opt("responses", &RESPONSES_UPDATE)],
+        ),
         ("decisions", &[opt("acknowledgement_delay_ms", &NON_NEGATIVE), opt("decisions", &ANY)]),
     ],
 };
@@ -241,6 +366,10 @@ static EVENTS: Ty = Ty::Tagged {
             &[opt("event_id", &EVENT_ID), req("audio", &AUDIO_B64)],
         ),
         ("session.close", &[opt("event_id", &EVENT_ID)]),
+        // Only a Responses session gets this far with these two (openai-python
+        // `response_create_event_param.py` has `event_id` alone).
+        ("response.create", &[opt("event_id", &EVENT_ID)]),
+        ("response.item.create", &[opt("event_id", &EVENT_ID), req("item", &OBJECT)]),
     ],
 };
 
@@ -290,6 +419,11 @@ pub(crate) fn validate_start(event: &Value) -> Result<(), Refusal> {
 /// schema.
 pub(crate) fn validate_event(event: &Value) -> Result<(), Refusal> {
     check(event, &EVENTS, "")
+}
+
+/// Checks the `item` of a `response.item.create` as a `function_call_output`.
+pub(crate) fn validate_function_call_output(item: &Value) -> Result<(), Refusal> {
+    check(item, &FUNCTION_CALL_OUTPUT, "item")
 }
 
 /// Tokens in `text`, by OpenAI's rule of thumb that a token is about four
@@ -450,12 +584,17 @@ fn check_object(
     let Some(object) = value.as_object() else {
         return Err(wrong_type(path, "an object", value));
     };
-    for key in object.keys() {
-        if Some(key.as_str()) != implied && !fields.iter().any(|field| field.name == key) {
-            return Err(unknown_parameter(&join(path, key)));
+    let rest = fields.iter().find(|field| field.name == REST);
+    for (key, element) in object {
+        if Some(key.as_str()) == implied || fields.iter().any(|field| field.name == key) {
+            continue;
+        }
+        match rest {
+            Some(rest) => check(element, rest.ty, &join(path, key))?,
+            None => return Err(unknown_parameter(&join(path, key))),
         }
     }
-    for field in fields {
+    for field in fields.iter().filter(|field| field.name != REST) {
         match object.get(field.name) {
             Some(element) => check(element, field.ty, &join(path, field.name))?,
             None if field.required => return Err(missing(&join(path, field.name))),

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use super::config::LiveSimConfig;
 use super::session::{Action, Ids, LiveSession};
 use super::violations::{CloseReason, LiveRecord, LiveViolationKind};
+use crate::realtime::SimObserver;
 
 /// The path of the primary WebSocket.
 pub const LIVE_PATH: &str = "/v1/live/sessions";
@@ -52,6 +53,32 @@ pub async fn serve(config: LiveSimConfig) -> io::Result<LiveSimServer> {
 
 /// [`serve`] on `addr` (port 0 picks a free port).
 pub async fn serve_at(config: LiveSimConfig, addr: SocketAddr) -> io::Result<LiveSimServer> {
+    start(config, addr, None).await
+}
+
+/// [`serve_at`], with every session reporting to `observer`, the Realtime
+/// simulator's hooks with their Live meanings: `appended` gets the decoded
+/// bytes of each accepted `session.input_audio.append`; `committed` is the
+/// end of a caller utterance by the simulator's VAD (where the model
+/// answers or delegates); `audio_chunk` sees, and may overwrite, every
+/// output frame of voiced model speech (never the track's silence), with
+/// the utterance as `response_id`; `response_done` ends an utterance with
+/// `completed` (played to its end) or `cancelled` (cut short by the caller
+/// talking over it, an instruction or a fixture). One observer is opened
+/// per accepted WebSocket and called on its session's task.
+pub async fn serve_observed(
+    config: LiveSimConfig,
+    addr: SocketAddr,
+    observer: Arc<dyn SimObserver>,
+) -> io::Result<LiveSimServer> {
+    start(config, addr, Some(observer)).await
+}
+
+async fn start(
+    config: LiveSimConfig,
+    addr: SocketAddr,
+    observer: Option<Arc<dyn SimObserver>>,
+) -> io::Result<LiveSimServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let record = Arc::new(LiveRecord::default());
@@ -62,6 +89,7 @@ pub async fn serve_at(config: LiveSimConfig, addr: SocketAddr) -> io::Result<Liv
         ids: Arc::new(Ids::default()),
         connections: AtomicU64::new(0),
         slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        observer,
     };
     let task = tokio::spawn(accept_loop(listener, Arc::new(shared), stopped));
     Ok(LiveSimServer { addr, record, stop, task: Some(task) })
@@ -105,6 +133,7 @@ struct Shared {
     ids: Arc<Ids>,
     connections: AtomicU64,
     slots: Arc<Semaphore>,
+    observer: Option<Arc<dyn SimObserver>>,
 }
 
 async fn accept_loop(
@@ -152,6 +181,9 @@ async fn connection(stream: TcpStream, shared: &Shared, mut stopped: watch::Rece
         Arc::clone(&shared.ids),
         seed,
     );
+    if let Some(observer) = &shared.observer {
+        session = session.with_observer(observer.session());
+    }
     let drop_after = shared.config.faults.drop_connection.and_then(|(probability, low, high)| {
         let roll = (next(&mut rng) % 1_000_000) as f64 / 1_000_000.0;
         (roll < probability).then(|| low + next(&mut rng) % (high.saturating_sub(low) + 1))

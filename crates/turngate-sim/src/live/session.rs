@@ -31,9 +31,12 @@ use turngate_audio::energy::{Vad, VadConfig, VadEvent, rms_dbfs};
 use turngate_audio::{AudioFormat, FRAME_MS, SampleRate};
 
 use super::config::{LiveSimConfig, Pacing};
-use super::schema::{self, CLIENT_EVENTS, FORBIDDEN_VOICES, MODELS, Refusal, VOICES};
+use super::responses::{Backend, Breach, Output};
+use super::schema::{self, CLIENT_EVENTS, Refusal};
+use super::startup::{check_config, check_triggers, format_of, resolved};
 use super::track::{self, Track};
 use super::violations::{CloseReason, LiveRecord, LiveSessionStats, LiveViolationKind as Kind};
+use crate::realtime::SessionObserver;
 
 /// What the IO layer must do, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +53,7 @@ pub(crate) enum Action {
 pub(crate) struct Ids(AtomicU64);
 
 impl Ids {
-    fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
@@ -128,6 +131,8 @@ enum SpeechKind {
 /// One stretch of model speech.
 #[derive(Debug)]
 struct Utterance {
+    /// Names it to an observer, once it starts (unique in the session).
+    id: String,
     kind: SpeechKind,
     words: Vec<String>,
     /// Output frames it lasts.
@@ -187,10 +192,6 @@ const EVENT_IDS_KEPT: usize = 200_000;
 const FIXTURE_MAX_MS: u64 = 30_000;
 /// The most tokens an append may have.
 const APPEND_TOKENS_MAX: usize = 500;
-/// The most tokens of startup instructions (openai-python `session_config.py`).
-const INSTRUCTION_TOKENS_MAX: usize = 16_384;
-/// The most rendered tokens of startup history (openai-python `session_config.py`).
-const INPUT_TOKENS_MAX: usize = 8_192;
 
 /// One simulated session.
 #[derive(Debug)]
@@ -226,6 +227,8 @@ pub(crate) struct LiveSession {
     ack_delay_ms: u64,
     /// The timeline points at which automatic acknowledgements are due.
     auto_acks: Vec<u64>,
+    /// The Responses backend, in a session with Responses delegation.
+    backend: Option<Backend>,
 
     // The model's speech and the output track.
     speaking: Option<Utterance>,
@@ -243,6 +246,7 @@ pub(crate) struct LiveSession {
     limit_deadline: Option<Instant>,
 
     out: Vec<Action>,
+    observer: Option<Box<dyn SessionObserver>>,
 }
 
 impl LiveSession {
@@ -277,6 +281,7 @@ impl LiveSession {
             delegations: HashMap::new(),
             ack_delay_ms: 0,
             auto_acks: Vec::new(),
+            backend: None,
             speaking: None,
             queue: VecDeque::new(),
             barge_at: None,
@@ -289,10 +294,17 @@ impl LiveSession {
             idle_deadline: None,
             limit_deadline: None,
             out: Vec::new(),
+            observer: None,
             config,
             record,
             ids,
         }
+    }
+
+    /// Reports what this session receives and sends to `observer`.
+    pub(crate) fn with_observer(mut self, observer: Box<dyn SessionObserver>) -> LiveSession {
+        self.observer = Some(observer);
+        self
     }
 
     /// The `live_…` id, once started.
@@ -459,6 +471,12 @@ impl LiveSession {
         self.track = Track::new(self.format, self.frame_ms);
         self.ack_delay_ms = session["delegation"]["acknowledgement_delay_ms"].as_u64().unwrap_or(0);
         self.resource = resolved(session, self.ack_delay_ms);
+        if session["delegation"]["type"] == "responses" {
+            let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let seed = self.random();
+            let responses = &session["delegation"]["responses"];
+            self.backend = Some(Backend::new(responses, &self.config, unix, seed));
+        }
         self.stats.model = session["model"].as_str().unwrap_or_default().to_owned();
         self.stats.startup_messages =
             session["input"].as_array().map_or(0, |items| items.len() as u64);
@@ -512,7 +530,7 @@ impl LiveSession {
                 self.error("invalid_request_error", refusal, eid);
                 return;
             }
-            "response.create" | "response.item.create" => {
+            "response.create" | "response.item.create" if self.backend.is_none() => {
                 self.violation(Kind::WrongDelegationMode, format!("{kind} in client delegation"));
                 // The text is recorded (Travizm/dsh-openai-live
                 // `docs/protocol.md`); its code is not, so it is null.
@@ -524,7 +542,7 @@ impl LiveSession {
                 return;
             }
             "decision.create" | "decision.item.create" | "decision.item.delete" => {
-                self.violation(Kind::WrongDelegationMode, format!("{kind} in client delegation"));
+                self.violation(Kind::WrongDelegationMode, format!("{kind} without Decisions"));
                 // Ours, by analogy with the recorded Responses message.
                 let name = kind.split('.').take(2).collect::<Vec<_>>().join(".");
                 let refusal =
@@ -585,6 +603,8 @@ impl LiveSession {
                 self.fixture_play(event["audio"].as_str().unwrap_or_default(), eid);
             }
             "session.close" => self.finish(CloseReason::CloseRequested, eid),
+            "response.item.create" => self.item_create(&event["item"], eid),
+            "response.create" => self.response_create(eid),
             _ => {
                 if let Some(append) = AppendKind::of(kind) {
                     self.context_append(append, event, eid, reused);
@@ -603,9 +623,10 @@ impl LiveSession {
     }
 
     fn update(&mut self, update: &Value, eid: Option<&str>) {
-        if let Some(delegation) = update.get("delegation").filter(|d| !d.is_null()) {
-            // Null selects client delegation: this session's own type.
-            if delegation["type"] != "client" {
+        let own = if self.backend.is_some() { "responses" } else { "client" };
+        if let Some(delegation) = update.get("delegation") {
+            // Null selects client delegation.
+            if delegation["type"].as_str().unwrap_or("client") != own {
                 self.violation(
                     Kind::ImmutableUpdate,
                     format!("delegation type changed to {}", delegation["type"]),
@@ -634,6 +655,12 @@ impl LiveSession {
         }
         if let Some(triggers) = update.get("triggers") {
             self.resource["triggers"] = triggers.clone();
+        }
+        if let Some(backend) = self.backend.as_mut()
+            && let Some(responses) = update["delegation"].get("responses")
+        {
+            backend.update(responses);
+            self.resource["delegation"]["responses"] = backend.config().clone();
         }
         let mut updated = json!({"type": "session.updated", "session": self.resource.clone()});
         with_client_event_id(&mut updated, eid);
@@ -701,6 +728,19 @@ impl LiveSession {
             return;
         }
         let delegation_id = event["delegation_id"].as_str();
+        if self.backend.is_some()
+            && let Some(id) = delegation_id
+        {
+            self.violation(Kind::DelegationIdWithResponses, format!("{kind:?} append for {id}"));
+            // "Non-null IDs are not accepted with Responses delegation"
+            // (openai-python `commentary_append_event.py`); the text is ours.
+            let refusal = Refusal::uncoded(
+                "delegation_id must be null with Responses delegation.".to_owned(),
+                Some("delegation_id".to_owned()),
+            );
+            self.error("invalid_request_error", refusal, eid);
+            return;
+        }
         if let Some(id) = delegation_id
             && !self.delegations.contains_key(id)
         {
@@ -792,7 +832,7 @@ impl LiveSession {
                 // in progress (the guide's "Deliver a disclosure").
                 AppendKind::Instructions => {
                     if let Some(utterance) = self.content_utterance(&pending.content) {
-                        if self.speaking.take().is_some() {
+                        if self.cut_speech() {
                             self.stats.interruptions += 1;
                         }
                         self.queue.push_front(utterance);
@@ -816,6 +856,9 @@ impl LiveSession {
         if closing {
             self.stats.delegations_unanswered_at_close =
                 all.filter(|d| d.commentaries == 0 && d.thinking == 0).count() as u64;
+            if let Some(backend) = &self.backend {
+                backend.tally_at_close(&mut self.stats);
+            }
         }
     }
 
@@ -831,6 +874,9 @@ impl LiveSession {
             self.violation(Kind::BadAudio, format!("{} bytes of PCM16 input", bytes.len()));
             self.error("invalid_request_error", odd_pcm(), eid);
             return;
+        }
+        if let Some(observer) = self.observer.as_mut() {
+            observer.appended(&bytes);
         }
         self.idle_deadline = self.config.idle_expiry.map(|idle| now + idle);
         track::decode_extend(self.format, &bytes, &mut self.vad_samples);
@@ -909,6 +955,9 @@ impl LiveSession {
     }
 
     fn utterance_done(&mut self, at_ms: u64) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer.committed();
+        }
         self.stats.caller_utterances += 1;
         let every = u64::from(self.config.delegate_every);
         if every > 0 && self.stats.caller_utterances.is_multiple_of(every) {
@@ -926,19 +975,26 @@ impl LiveSession {
 
     fn delegate(&mut self, at_ms: u64) {
         let id = format!("deleg_{:016x}", self.random());
-        self.delegations.insert(id.clone(), Delegation::default());
         self.stats.delegations_announced += 1;
-        let created = json!({
-            "type": "session.delegation.created",
-            "offset_ms": at_ms,
-            "delegation": {"id": id, "type": "delegation", "target": "client"},
-        });
+        let mut delegation = json!({"id": id, "type": "delegation", "target": "client"});
+        match self.backend.as_mut() {
+            Some(backend) => {
+                delegation["target"] = json!("responses");
+                delegation["response_id"] = json!(backend.delegate(&self.ids, &id, at_ms));
+            }
+            None => {
+                self.delegations.insert(id, Delegation::default());
+            }
+        }
+        let mut created = json!({"type": "session.delegation.created", "offset_ms": at_ms});
+        created["delegation"] = delegation;
         if self.roll(self.config.faults.duplicate_delegation) {
             self.send(created.clone());
         }
         self.send(created);
         self.auto_acks.push(at_ms + self.ack_delay_ms);
         self.due_auto_acks();
+        self.backend_due();
     }
 
     fn due_auto_acks(&mut self) {
@@ -958,9 +1014,10 @@ impl LiveSession {
         self.timeline_ms = self.timeline_ms.max(ms);
         self.release_acks();
         self.due_auto_acks();
+        self.backend_due();
         if self.barge_at.is_some_and(|at| at <= self.timeline_ms) {
             self.barge_at = None;
-            if self.speaking.take().is_some() {
+            if self.cut_speech() {
                 self.stats.barge_ins += 1;
             }
         }
@@ -976,6 +1033,53 @@ impl LiveSession {
         if matches!(self.config.pacing, Pacing::Fast) {
             while (self.out_frames + 1) * self.frame_ms <= self.timeline_ms {
                 self.emit_frame();
+            }
+        }
+    }
+
+    // ---- Responses delegation ----------------------------------------------------------------
+
+    fn item_create(&mut self, item: &Value, eid: Option<&str>) {
+        let stats = &mut self.stats;
+        let breach = self.backend.as_mut().and_then(|backend| backend.item_create(item, stats));
+        self.breach(breach, eid);
+    }
+
+    fn response_create(&mut self, eid: Option<&str>) {
+        let (at, stats) = (self.timeline_ms, &mut self.stats);
+        let breach = self.backend.as_mut().and_then(|b| b.create(&self.ids, at, stats));
+        self.breach(breach, eid);
+        self.backend_due();
+    }
+
+    fn breach(&mut self, breach: Option<Breach>, eid: Option<&str>) {
+        let Some(Breach { kind, detail, refusal }) = breach else { return };
+        self.violation(kind, detail);
+        if let Some(refusal) = refusal {
+            self.error("invalid_request_error", refusal, eid);
+        }
+    }
+
+    /// Sends what the Responses backend has due on the timeline. The voice
+    /// says a result as it says a commentary: after what it is saying, and
+    /// never over the caller (the queue waits while the caller speaks).
+    fn backend_due(&mut self) {
+        let Some(backend) = self.backend.as_mut() else { return };
+        for output in backend.due(&self.ids, self.timeline_ms, &mut self.stats) {
+            match output {
+                Output::Event { delegation_id, event } => {
+                    let mut envelope = json!({"type": "response.event"});
+                    envelope["event"] = event;
+                    if let Some(id) = delegation_id {
+                        envelope["delegation_id"] = json!(id);
+                    }
+                    self.send(envelope);
+                }
+                Output::Speak(text) => {
+                    if let Some(utterance) = self.content_utterance(&text) {
+                        self.queue.push_back(utterance);
+                    }
+                }
             }
         }
     }
@@ -1005,6 +1109,7 @@ impl LiveSession {
         {
             next.start_ms = position;
             self.stats.speech_stretches += 1;
+            next.id = format!("utt_{:06}", self.stats.speech_stretches);
             if next.kind == SpeechKind::Acknowledgement {
                 self.stats.acknowledgements_spoken += 1;
             }
@@ -1033,7 +1138,15 @@ impl LiveSession {
                 "end_ms": end_ms,
             }));
         }
-        let speech = self.track.speech();
+        let speech = match self.observer.as_mut() {
+            // The observer may tag the raw frame, so it is encoded after.
+            Some(observer) => {
+                let mut raw = self.track.speech_bytes();
+                observer.audio_chunk(&utterance.id, utterance.sent == 0, &mut raw);
+                STANDARD.encode(raw)
+            }
+            None => self.track.speech(),
+        };
         self.send_audio(&speech);
         self.stats.output_speech_ms += self.frame_ms;
         utterance.sent += 1;
@@ -1043,12 +1156,25 @@ impl LiveSession {
             // Finished before the caller's barge-in took effect: nothing to
             // stop.
             self.barge_at = None;
+            if let Some(observer) = self.observer.as_mut() {
+                observer.response_done(&utterance.id, "completed");
+            }
         }
+    }
+
+    /// Stops the speech in progress, if any; an observer hears it was
+    /// cancelled.
+    fn cut_speech(&mut self) -> bool {
+        let Some(utterance) = self.speaking.take() else { return false };
+        if let Some(observer) = self.observer.as_mut() {
+            observer.response_done(&utterance.id, "cancelled");
+        }
+        true
     }
 
     fn utterance(&self, kind: SpeechKind, words: Vec<String>, ms: u64) -> Utterance {
         let frames = ms.div_ceil(self.frame_ms).max(1);
-        Utterance { kind, words, frames, sent: 0, start_ms: 0, words_sent: 0 }
+        Utterance { id: String::new(), kind, words, frames, sent: 0, start_ms: 0, words_sent: 0 }
     }
 
     /// The model voicing an append: its first words, one word per
@@ -1097,7 +1223,7 @@ impl LiveSession {
         }
         // The payload is valid: only now is model speech interrupted and
         // input muted.
-        if self.speaking.take().is_some() {
+        if self.cut_speech() {
             self.stats.interruptions += 1;
         }
         self.fixture = Some(Fixture {
@@ -1202,141 +1328,6 @@ impl LiveSession {
         x ^= x << 17;
         self.rng = x;
         x
-    }
-}
-
-/// The semantic checks of a `session.start` config the schema cannot
-/// express.
-fn check_config(session: &Value) -> Result<(), (Kind, Refusal)> {
-    let model = session["model"].as_str().unwrap_or_default();
-    if !MODELS.contains(&model) {
-        // The code is recorded for an organisation without entitlement
-        // (Travizm/dsh-openai-live `docs/protocol.md`); the text is OpenAI's
-        // usual one for an unknown model. The SDK's type takes any string;
-        // the strict reading accepts its two literals only.
-        return Err((
-            Kind::InvalidEvent,
-            Refusal::new(
-                "model_not_found",
-                format!("The model '{model}' does not exist or you do not have access to it."),
-                Some("session.model".to_owned()),
-            ),
-        ));
-    }
-    if let Some(voice) = session["audio"]["output"]["voice"].as_str() {
-        let param = "session.audio.output.voice";
-        if FORBIDDEN_VOICES.contains(&voice) {
-            // The code is recorded (aplisay/llm-agent PR #306); the text is ours.
-            let refusal = Refusal::new(
-                "forbidden",
-                format!("The voice '{voice}' is not available for Live sessions."),
-                Some(param.to_owned()),
-            );
-            return Err((Kind::InvalidEvent, refusal));
-        }
-        if !VOICES.contains(&voice) {
-            return Err((Kind::InvalidEvent, schema::invalid_value(param, voice, VOICES)));
-        }
-    }
-    if let Some(instructions) = session["instructions"].as_str()
-        && schema::tokens(instructions) > INSTRUCTION_TOKENS_MAX
-    {
-        // Ours: the limit is documented, its error text is not.
-        let refusal = Refusal::new(
-            "invalid_value",
-            "Instructions must not exceed 16384 tokens.".to_owned(),
-            Some("session.instructions".to_owned()),
-        );
-        return Err((Kind::InvalidEvent, refusal));
-    }
-    if let Some(items) = session["input"].as_array() {
-        let tokens: usize = items
-            .iter()
-            .filter_map(|item| item["content"][0]["text"].as_str())
-            .map(schema::tokens)
-            .sum();
-        if tokens > INPUT_TOKENS_MAX {
-            // Ours: the limit is documented, its error text is not.
-            let refusal = Refusal::new(
-                "invalid_value",
-                "Startup input must not exceed 8192 tokens.".to_owned(),
-                Some("session.input".to_owned()),
-            );
-            return Err((Kind::InvalidEvent, refusal));
-        }
-    }
-    let delegation = session["delegation"]["type"].as_str().unwrap_or("client");
-    if delegation != "client" {
-        // Ours: a limit of the simulator, not of the API.
-        let refusal = Refusal::new(
-            "invalid_value",
-            "The simulator supports client delegation only.".to_owned(),
-            Some("session.delegation.type".to_owned()),
-        );
-        return Err((Kind::Unsupported, refusal));
-    }
-    if let Some(triggers) = session.get("triggers") {
-        check_triggers(triggers).map_err(|refusal| (Kind::InvalidEvent, refusal))?;
-    }
-    Ok(())
-}
-
-/// At most one trigger per transcript event type (openai-python
-/// `decision_trigger.py`).
-fn check_triggers(triggers: &Value) -> Result<(), Refusal> {
-    let mut seen = HashSet::new();
-    for (index, trigger) in
-        triggers.as_array().map(Vec::as_slice).unwrap_or_default().iter().enumerate()
-    {
-        let event_type = trigger["event_type"].as_str().unwrap_or_default();
-        if !seen.insert(event_type) {
-            // Ours: the rule is documented, its error text is not.
-            return Err(Refusal::new(
-                "invalid_value",
-                "At most one trigger per event_type is allowed.".to_owned(),
-                Some(format!("session.triggers[{index}].event_type")),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The resolved config of a `session.start`, as the session resource
-/// echoes it (`id`, `expires_at` and `status` are added at startup).
-fn resolved(session: &Value, ack_delay_ms: u64) -> Value {
-    let format = match session["audio"]["format"] {
-        Value::Object(_) => session["audio"]["format"].clone(),
-        _ => json!({"type": "audio/pcm", "rate": 24000}),
-    };
-    let voice = match &session["audio"]["output"]["voice"] {
-        Value::Null => json!("marin"),
-        voice => voice.clone(),
-    };
-    let mut resource = json!({
-        "id": null,
-        "expires_at": 0,
-        "status": "active",
-        "model": session["model"],
-        "instructions": session["instructions"],
-        "audio": {"format": format, "output": {"voice": voice}},
-        "delegation": {"type": "client", "acknowledgement_delay_ms": ack_delay_ms},
-        "input": session.get("input").cloned().unwrap_or_else(|| json!([])),
-        "store": session.get("store").cloned().unwrap_or(json!(false)),
-        "safety_identifier": session["safety_identifier"],
-        "triggers": session.get("triggers").cloned().unwrap_or_else(|| json!([])),
-    });
-    if let Some(client) = session.get("client") {
-        resource["client"] = client.clone();
-    }
-    resource
-}
-
-fn format_of(format: &Value) -> AudioFormat {
-    match (format["type"].as_str(), format["rate"].as_u64()) {
-        (Some("audio/pcmu"), _) => AudioFormat::Ulaw,
-        (Some("audio/pcma"), _) => AudioFormat::Alaw,
-        (Some("audio/pcm"), Some(16_000)) => AudioFormat::Pcm16(SampleRate::Hz16000),
-        _ => AudioFormat::Pcm16(SampleRate::Hz24000),
     }
 }
 

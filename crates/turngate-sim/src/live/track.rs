@@ -62,6 +62,12 @@ impl Track {
 
     /// The next frame of speech, base64 (the tone continues across frames).
     pub(crate) fn speech(&mut self) -> String {
+        STANDARD.encode(self.speech_bytes())
+    }
+
+    /// The next frame of speech as raw bytes in the session format, for an
+    /// observer to tag before it is encoded.
+    pub(crate) fn speech_bytes(&mut self) -> Vec<u8> {
         self.scratch.clear();
         let len = self.speech.len().max(1);
         for offset in 0..self.samples_per_frame {
@@ -69,7 +75,7 @@ impl Track {
             self.scratch.push(self.speech.get(index).copied().unwrap_or(0));
         }
         self.phase = (self.phase + self.samples_per_frame) % len;
-        STANDARD.encode(encode(self.format, &self.scratch))
+        encode(self.format, &self.scratch)
     }
 
     /// A frame cut from already-encoded audio, padded with silence.

@@ -27,7 +27,8 @@ pub enum LiveViolationKind {
     BeforeStart,
     /// A command sent after `session.start` but before `session.started`.
     BeforeStarted,
-    /// `response.*` or `decision.*` in a client-delegation session.
+    /// `response.*` in a client-delegation session, or `decision.*` in a
+    /// session without Decisions delegation.
     WrongDelegationMode,
     /// `session.update` changing the delegation type.
     ImmutableUpdate,
@@ -51,9 +52,27 @@ pub enum LiveViolationKind {
     /// server accepts it (appends are not deduplicated), but acks and
     /// errors can then no longer be matched to commands.
     AppendEventIdReused,
-    /// A real feature the simulator does not model (Responses or Decisions
-    /// delegation). Not a breach of the API: the simulator cannot judge it.
+    /// A real feature the simulator does not model (Decisions delegation,
+    /// Responses input items other than `function_call_output`, a
+    /// `response.create` with no delegated response to continue). Not a
+    /// breach of the API: the simulator cannot judge it.
     Unsupported,
+    /// A `function_call_output` for a `call_id` this session's Responses
+    /// backend never emitted (another session's, or one lost with a dropped
+    /// connection).
+    UnknownCallId,
+    /// A second `function_call_output` for one call: the service takes it
+    /// as a new item, but each call must get exactly one output.
+    DuplicateToolOutput,
+    /// `response.create` before the latest backend response completed, or
+    /// while one of its calls has no output yet.
+    ResponseCreateEarly,
+    /// `response.create` with nothing new to continue: the latest backend
+    /// response made no calls, or was already continued.
+    ResponseCreateRepeated,
+    /// A context append naming a delegation in a Responses session, where
+    /// `delegation_id` must be null.
+    DelegationIdWithResponses,
 }
 
 /// One breach, with the session it happened on (`None` before
@@ -121,6 +140,19 @@ pub struct LiveSessionStats {
     pub delegations_answered_silently: u64,
     /// Delegations with neither when the session ended.
     pub delegations_unanswered_at_close: u64,
+    /// Function calls the Responses backend made (`function_call` items;
+    /// one sent twice by the fault counts once).
+    pub function_calls: u64,
+    /// `function_call_output` items accepted for this session's calls,
+    /// duplicates included.
+    pub function_call_outputs: u64,
+    /// Of those, outputs for a call that already had one.
+    pub duplicate_function_call_outputs: u64,
+    /// Backend responses continued by a valid `response.create`.
+    pub continuations: u64,
+    /// Responses delegations with a call still without output when the
+    /// session ended.
+    pub delegations_with_unanswered_calls_at_close: u64,
     /// Automatic spoken acknowledgements ("One moment.") of delegations.
     pub acknowledgements_spoken: u64,
     /// Caller utterances the energy VAD found.
@@ -311,6 +343,13 @@ impl fmt::Display for LiveViolationKind {
             LiveViolationKind::DelegationAnsweredTwice => "delegation answered twice",
             LiveViolationKind::AppendEventIdReused => "append event_id reused",
             LiveViolationKind::Unsupported => "unsupported by the simulator",
+            LiveViolationKind::UnknownCallId => "unknown call_id",
+            LiveViolationKind::DuplicateToolOutput => "duplicate tool output",
+            LiveViolationKind::ResponseCreateEarly => "response.create too early",
+            LiveViolationKind::ResponseCreateRepeated => "response.create with nothing to continue",
+            LiveViolationKind::DelegationIdWithResponses => {
+                "delegation_id with Responses delegation"
+            }
         })
     }
 }

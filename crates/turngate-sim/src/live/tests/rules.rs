@@ -305,10 +305,10 @@ fn start_configs_outside_the_schema_are_refused_and_never_start() {
             "Invalid type for 'session.instructions': expected a string, but got an integer instead.",
         ),
         (
-            json!({"model": "gpt-live-1", "delegation": {"type": "responses", "responses": {"model": "gpt-5"}}}),
+            json!({"model": "gpt-live-1", "delegation": {"type": "decisions", "decisions": {}}}),
             "invalid_value",
             Some("session.delegation.type"),
-            "The simulator supports client delegation only.",
+            "The simulator supports client and Responses delegation only.",
         ),
     ];
     for (session, code, param, message) in cases {
