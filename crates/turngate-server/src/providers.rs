@@ -14,14 +14,16 @@ use turngate_llm::chat::assistants::{AssistantsBackend, AssistantsConfig};
 use turngate_llm::chat::responses::{ResponsesBackend, ResponsesConfig};
 use turngate_llm::chat::{ChatBackend, RestConfig};
 use turngate_llm::realtime::openai::{OpenAiRealtime, OpenAiRealtimeConfig};
-use turngate_llm::realtime::openai_live::{DEFAULT_DELEGATION_TOOL, OpenAiLive, OpenAiLiveConfig};
+use turngate_llm::realtime::openai_live::{
+    DEFAULT_DELEGATION_TOOL, LiveDelegation, OpenAiLive, OpenAiLiveConfig,
+};
 use turngate_llm::realtime::{RealtimeBackend, ToolSpec};
 use turngate_llm::tool::{ToolError, ToolHandler};
 use turngate_sim::chat::ChatSim;
 use turngate_sim::live::{LiveSimConfig, LiveSimServer};
 use turngate_sim::realtime::{SimConfig as RealtimeSimConfig, SimServer};
 
-use crate::config::{ChatBackendKind, Config, VoiceApi};
+use crate::config::{ChatBackendKind, Config, LiveDelegationMode, VoiceApi};
 use crate::server::ServerError;
 
 /// The simulators this process runs in place of upstream APIs; they stop
@@ -114,6 +116,12 @@ async fn live(
         live.api_key = Some(config.openai.api_key.clone());
     }
     live.model.clone_from(&config.openai.live_model);
+    if config.openai.live_delegation == LiveDelegationMode::Responses {
+        live.delegation = LiveDelegation::Responses {
+            model: config.openai.chat_model.clone(),
+            instructions: None,
+        };
+    }
     Ok(Arc::new(OpenAiLive::new(live)))
 }
 

@@ -1,6 +1,6 @@
 //! Environment variables: each sets one configuration key.
 
-use super::{ChatBackendKind, Config, ConfigError, LogFormat, VoiceApi};
+use super::{ChatBackendKind, Config, ConfigError, LiveDelegationMode, LogFormat, VoiceApi};
 
 /// One environment variable the server reads.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +26,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_REALTIME_URL", key: "openai.realtime_url" },
     EnvVar { name: "TURNGATE_LIVE_URL", key: "openai.live_url" },
     EnvVar { name: "TURNGATE_LIVE_MODEL", key: "openai.live_model" },
+    EnvVar { name: "TURNGATE_LIVE_DELEGATION", key: "openai.live_delegation" },
     EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
     EnvVar { name: "TURNGATE_CHAT_BACKEND", key: "openai.chat_backend" },
     EnvVar { name: "TURNGATE_ASSISTANT_ID", key: "openai.assistant_id" },
@@ -88,6 +89,15 @@ pub(super) fn apply(
             "TURNGATE_REALTIME_URL" => config.openai.realtime_url = value,
             "TURNGATE_LIVE_URL" => config.openai.live_url = value,
             "TURNGATE_LIVE_MODEL" => config.openai.live_model = value,
+            "TURNGATE_LIVE_DELEGATION" => {
+                config.openai.live_delegation = match value.as_str() {
+                    "client" => LiveDelegationMode::Client,
+                    "responses" => LiveDelegationMode::Responses,
+                    other => {
+                        return Err(bad(format!("`{other}` is neither `client` nor `responses`")));
+                    }
+                };
+            }
             "TURNGATE_OPENAI_BASE_URL" => config.openai.base_url = value,
             "TURNGATE_CHAT_BACKEND" => {
                 config.openai.chat_backend = match value.as_str() {

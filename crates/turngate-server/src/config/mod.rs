@@ -162,6 +162,8 @@ pub struct OpenAiConfig {
     pub live_url: String,
     /// The GPT-Live model, named in `session.start`.
     pub live_model: String,
+    /// Who does the work a GPT-Live model delegates.
+    pub live_delegation: LiveDelegationMode,
     /// The REST base URL for the chat APIs.
     pub base_url: String,
     /// The voice of the agent.
@@ -192,6 +194,17 @@ pub enum VoiceApi {
     /// GPT-Live: full duplex; the model takes its own turns and hands work
     /// to the app as delegations.
     Live,
+}
+
+/// Who does the work a GPT-Live model delegates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveDelegationMode {
+    /// The app: each delegation is one call of the `delegate` tool.
+    Client,
+    /// A backend Responses model (`openai.chat_model`) that calls the
+    /// app's own tools.
+    Responses,
 }
 
 /// Which chat API serves `/chat`.
@@ -345,6 +358,7 @@ impl Default for OpenAiConfig {
             ),
             live_url: "wss://api.openai.com/v1/live/sessions".to_owned(),
             live_model: DEFAULT_LIVE_MODEL.to_owned(),
+            live_delegation: LiveDelegationMode::Client,
             base_url: "https://api.openai.com/v1".to_owned(),
             voice: "marin".to_owned(),
             instructions: "You are a helpful, concise phone agent.".to_owned(),
@@ -427,6 +441,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("realtime_url", &self.realtime_url)
             .field("live_url", &self.live_url)
             .field("live_model", &self.live_model)
+            .field("live_delegation", &self.live_delegation)
             .field("base_url", &self.base_url)
             .field("voice", &self.voice)
             .field("chat_backend", &self.chat_backend)
@@ -637,6 +652,15 @@ impl Config {
         }
         if self.openai.voice_api == VoiceApi::Live && self.openai.live_model.trim().is_empty() {
             return bad("openai.live_model", "must name a model".to_owned());
+        }
+        if self.openai.voice_api == VoiceApi::Live
+            && self.openai.live_delegation == LiveDelegationMode::Responses
+            && self.openai.chat_model.trim().is_empty()
+        {
+            return bad(
+                "openai.chat_model",
+                "must name a model: Responses delegation runs it as the backend".to_owned(),
+            );
         }
         check_http_url(&self.openai.base_url).or_else(|p| bad("openai.base_url", p))?;
         check_http_url(&self.telnyx.api_url).or_else(|p| bad("telnyx.api_url", p))?;

@@ -89,6 +89,10 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     ("openai.live_url", "GPT-Live primary WebSocket URL, without query parameters."),
     ("openai.live_model", "GPT-Live model, named in `session.start`."),
+    (
+        "openai.live_delegation",
+        "Who does the work a GPT-Live model delegates: `client` (your tools get one call of `delegate` with the caller's request, and its output is spoken, or kept silent once the caller moved on) or `responses` (a backend Responses model, `openai.chat_model`, calls your own tools; each call runs once and is answered once, and the voice model speaks the result).",
+    ),
     ("openai.base_url", "REST base URL for the chat APIs, e.g. `http://127.0.0.1:9000/v1`."),
     ("openai.voice", "The agent's voice."),
     ("openai.instructions", "The agent's instructions."),

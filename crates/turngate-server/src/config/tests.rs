@@ -83,6 +83,15 @@ fn bad_values_are_named_with_their_key() {
             "openai.live_url",
         ),
         (vec![("TURNGATE_VOICE_API", "live"), ("TURNGATE_LIVE_MODEL", " ")], "openai.live_model"),
+        (vec![("TURNGATE_LIVE_DELEGATION", "decisions")], "openai.live_delegation"),
+        (
+            vec![
+                ("TURNGATE_VOICE_API", "live"),
+                ("TURNGATE_LIVE_DELEGATION", "responses"),
+                ("TURNGATE_CHAT_MODEL", ""),
+            ],
+            "openai.chat_model",
+        ),
         (vec![("TURNGATE_LOG_FORMAT", "xml")], "log_format"),
     ] {
         let error = Config::load(None, &env(&vars), &Overrides::default()).unwrap_err().to_string();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use turngate_llm::realtime::openai_live::{OpenAiLive, OpenAiLiveConfig};
+use turngate_llm::realtime::openai_live::{LiveDelegation, OpenAiLive, OpenAiLiveConfig};
 use turngate_server::ServerBuilder;
 use turngate_server::config::VoiceApi;
 use turngate_sim::callers::{self, CallReport, CallerConfig, Protocol, Step};
@@ -462,6 +462,71 @@ async fn a_delegation_another_observer_claimed_is_not_run_here() {
     let session = sim.record().sessions().first().cloned().expect("a session");
     assert_eq!(session.delegations_announced, 1, "{session:?}");
     assert_eq!(session.delegations_answered + session.delegations_answered_silently, 0);
+    server.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_responses_delegation_each_backend_call_runs_once_and_the_backend_goes_on_once() {
+    // Every utterance delegated to the backend model, some of its calls
+    // seen twice, some of its events not correlated with their delegation.
+    let sim_config = LiveSimConfig {
+        delegate_every: 1,
+        faults: LiveFaults {
+            duplicate_function_call: 0.5,
+            uncorrelated_events: 0.3,
+            ..LiveFaults::default()
+        },
+        ..LiveSimConfig::default()
+    };
+    let sim = turngate_sim::live::serve(sim_config).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        delegation: LiveDelegation::Responses {
+            model: "gpt-6-luna".to_owned(),
+            instructions: None,
+        },
+        ..OpenAiLiveConfig::default()
+    });
+    let server =
+        serve(ServerBuilder::new(live_config()).realtime(Arc::new(backend)).build().await.unwrap())
+            .await;
+    let calls: Vec<_> = (0..3)
+        .map(|n| {
+            let url = server.ws("/twilio");
+            tokio::spawn(
+                async move { call(url, &format!("it-live-responses-{n}"), script()).await },
+            )
+        })
+        .collect();
+    for (n, handle) in calls.into_iter().enumerate() {
+        let report = handle.await.unwrap();
+        assert!(report.is_clean(), "call {n}: {report}");
+        let record = record_of(&server, &format!("it-live-responses-{n}"));
+        let tools: Vec<_> = record.timeline.iter().filter(|e| e.kind == "tool").collect();
+        assert!(!tools.is_empty(), "call {n}: {record:?}");
+        assert!(
+            tools.iter().all(|t| !t.text.starts_with("delegate(")),
+            "the backend calls the app's own tools: {record:?}"
+        );
+    }
+    let record = sim.record();
+    assert_eq!(record.total_violations(), 0, "{:?}", record.violations());
+    let sessions = record.sessions();
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    let mut calls_made = 0;
+    for session in &sessions {
+        assert!(session.function_calls > 0, "{session:?}");
+        // Exactly one output per call (a second is a violation, checked
+        // above, and counted here), and the backend continued.
+        assert_eq!(session.function_call_outputs, session.function_calls, "{session:?}");
+        assert_eq!(session.duplicate_function_call_outputs, 0, "{session:?}");
+        assert!(session.continuations > 0, "{session:?}");
+        assert_eq!(session.delegations_with_unanswered_calls_at_close, 0, "{session:?}");
+        calls_made += session.function_calls;
+    }
+    assert_eq!(server.state.metrics.delegations.get("run"), calls_made);
     server.stop().await;
     sim.shutdown().await;
 }
