@@ -19,7 +19,10 @@
 //! - `calls`: concurrent Twilio calls through the real `turngate` binary,
 //!   stepping N up to the knee (`turngate-loadgen calls`);
 //! - `mixed`: one step of Twilio, Telnyx and AudioCodes calls side by side,
-//!   its figures under `mixed.`.
+//!   its figures under `mixed.`;
+//! - `live`: concurrent Twilio calls bridged to GPT-Live (its simulator's
+//!   continuous real-time track), stepping N up to the knee
+//!   (`turngate-loadgen calls --voice-api live`), its figures under `live.`.
 
 mod report;
 
@@ -38,6 +41,7 @@ pub(crate) const REQUIRED: &[&str] = &[
     "calls.p99_added_ms_at_max",
     "calls.cpu_pct_per_call",
     "calls.rss_kib_per_call",
+    "live.calls.max_calls_p99_5ms",
     "setup.p50_ms",
     "turn.p50_ms",
     "signal.p50_us",
@@ -50,7 +54,15 @@ pub(crate) const REQUIRED: &[&str] = &[
 ];
 
 /// The parts of a run, in the order a full run takes them.
-const PARTS: &[&str] = &["codec", "core", "frames", "signal", "chat", "calls", "mixed"];
+const PARTS: &[&str] = &["codec", "core", "frames", "signal", "chat", "calls", "mixed", "live"];
+
+/// The steps of the GPT-Live knee, full run and quick run. A Live call
+/// moves a 20 ms frame each way all the time (the model's track is
+/// continuous, silence included) and runs a speech gate over every one,
+/// where a Realtime call receives 100 ms chunks only while the model
+/// speaks; so its knee is lower.
+const LIVE_STEPS: &str = "50,100,200,300,400,500,600";
+const LIVE_QUICK_STEPS: &str = "50,100,200,300";
 
 /// Concurrent calls in the mixed-protocol step.
 const MIXED_CALLS: &str = "300";
@@ -69,7 +81,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let whole = parts.len() == PARTS.len();
     let started = Instant::now();
-    if parts.iter().any(|p| matches!(*p, "chat" | "calls" | "mixed")) {
+    if parts.iter().any(|p| matches!(*p, "chat" | "calls" | "mixed" | "live")) {
         let build = Instant::now();
         cmd(
             "cargo",
@@ -192,6 +204,17 @@ fn run_part(part: &str, quick: bool, bench_dir: &Path) -> anyhow::Result<Figures
             }
             cmd(loadgen, &args)?;
             Ok(report::mixed(&Figures::read(&out)?, MIXED_CALLS))
+        }
+        "live" => {
+            let out = bench_dir.join("live.json");
+            let out_arg = out.to_str().context("the workspace path is not UTF-8")?;
+            let steps = if quick { LIVE_QUICK_STEPS } else { LIVE_STEPS };
+            let mut args = vec!["calls", "--voice-api", "live", "--steps", steps, "--out", out_arg];
+            if quick {
+                args.push("--quick");
+            }
+            cmd(loadgen, &args)?;
+            Ok(report::prefixed(&Figures::read(&out)?, "live."))
         }
         other => bail!("unknown benchmark `{other}`"),
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use turngate_sim::callers::{self, CallReport, CallerConfig, CallerError, Protocol, Step};
+use turngate_sim::live::{self, LiveSimConfig};
 use turngate_sim::realtime::{Pacing, SimConfig, serve_observed};
 
 use crate::hist::{Histogram, Summary};
@@ -25,6 +26,8 @@ pub(crate) struct Plan {
     pub(crate) steps: Vec<usize>,
     /// The protocols, assigned to calls in turn.
     pub(crate) protocols: Vec<Protocol>,
+    /// The voice API the server bridges the calls to.
+    pub(crate) voice_api: VoiceApi,
     /// Calls started per second during ramp-up (the ramp lasts at least 1 s).
     pub(crate) ramp_rate: f64,
     /// Time after ramp-up before measuring.
@@ -39,6 +42,108 @@ pub(crate) struct Plan {
     pub(crate) binary: PathBuf,
     /// Where the server's configuration file and log go.
     pub(crate) work_dir: PathBuf,
+}
+
+/// The voice API behind the server, each with its own simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VoiceApi {
+    /// The Realtime API: turns gated by the server.
+    Realtime,
+    /// GPT-Live: full duplex, one continuous output track per call.
+    Live,
+}
+
+impl std::str::FromStr for VoiceApi {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<VoiceApi, String> {
+        match text {
+            "realtime" => Ok(VoiceApi::Realtime),
+            "live" => Ok(VoiceApi::Live),
+            other => Err(format!("`{other}` is neither `realtime` nor `live`")),
+        }
+    }
+}
+
+/// The simulator a run talks to, in this process.
+enum Sim {
+    Realtime(turngate_sim::realtime::SimServer),
+    Live(live::LiveSimServer),
+}
+
+impl Sim {
+    /// Starts the simulator of `api`, every session reporting to `observer`.
+    async fn start(api: VoiceApi, observer: Arc<SimProbe>) -> anyhow::Result<Sim> {
+        let addr = "127.0.0.1:0".parse()?;
+        Ok(match api {
+            VoiceApi::Realtime => {
+                let config = SimConfig {
+                    // A speaking model: one 100 ms chunk every 100 ms, two-second answers.
+                    pacing: Pacing::RealTime,
+                    chunks_per_response: 20,
+                    chunk: Duration::from_millis(100),
+                    function_call_every: 0,
+                    ..SimConfig::default()
+                };
+                Sim::Realtime(serve_observed(config, addr, observer).await?)
+            }
+            VoiceApi::Live => {
+                let config = LiveSimConfig {
+                    // The real service's pacing: one 20 ms frame of the
+                    // continuous track every 20 ms, two-second answers.
+                    pacing: live::Pacing::RealTime,
+                    reply: (Duration::from_secs(2), Duration::from_secs(2)),
+                    delegate_every: 0,
+                    usage_every: None,
+                    ..LiveSimConfig::default()
+                };
+                Sim::Live(live::serve_observed(config, addr, observer).await?)
+            }
+        })
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Sim::Realtime(sim) => sim.url(),
+            Sim::Live(sim) => sim.url(),
+        }
+    }
+
+    /// The API violations the simulator saw, and a few of them.
+    fn violations(&self) -> (u64, Vec<String>) {
+        match self {
+            Sim::Realtime(sim) => {
+                let counts = sim.counts();
+                let total = counts.conflicts
+                    + counts.bad_commits
+                    + counts.bad_truncates
+                    + counts.invalid_events
+                    + counts.beta_shapes
+                    + counts.duplicate_event_ids
+                    + counts.unknown_call_outputs
+                    + counts.bad_audio
+                    + counts.wrong_transport;
+                (total, sim.record().details().into_iter().take(5).collect())
+            }
+            Sim::Live(sim) => {
+                let record = sim.record();
+                let details = record
+                    .violations()
+                    .into_iter()
+                    .take(5)
+                    .map(|v| format!("{}: {}", v.kind, v.detail))
+                    .collect();
+                (record.total_violations(), details)
+            }
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Sim::Realtime(sim) => sim.shutdown().await,
+            Sim::Live(sim) => sim.shutdown().await,
+        }
+    }
 }
 
 /// After the window, how long its last frames may take to arrive.
@@ -56,6 +161,8 @@ pub(crate) struct StepResult {
     pub(crate) calls: usize,
     pub(crate) up: Summary,
     pub(crate) down: Summary,
+    /// The first chunk of each response, model to caller.
+    pub(crate) onset: Summary,
     pub(crate) turn: Summary,
     pub(crate) setup: Summary,
     pub(crate) tick_lag: Summary,
@@ -110,20 +217,14 @@ pub(crate) struct Outcome {
 /// Runs the plan: the simulator in this process, the server as a child.
 pub(crate) async fn run(plan: &Plan) -> anyhow::Result<Outcome> {
     let ticks = procfs::ticks_per_second();
-    let first = Arc::new(Probe::new(0));
+    let first = Arc::new(Probe::new(0, plan.voice_api == VoiceApi::Live));
     let observer = Arc::new(SimProbe::new(first));
-    let sim_config = SimConfig {
-        // A speaking model: one 100 ms chunk every 100 ms, two-second answers.
-        pacing: Pacing::RealTime,
-        chunks_per_response: 20,
-        chunk: Duration::from_millis(100),
-        function_call_every: 0,
-        ..SimConfig::default()
-    };
-    let sim = serve_observed(sim_config, "127.0.0.1:0".parse()?, observer.clone()).await?;
+    let sim = Sim::start(plan.voice_api, Arc::clone(&observer)).await?;
     let (binary, url, dir) = (plan.binary.clone(), sim.url(), plan.work_dir.clone());
+    let api = plan.voice_api;
     let server =
-        tokio::task::spawn_blocking(move || Server::start(&binary, &url, &dir, ticks)).await??;
+        tokio::task::spawn_blocking(move || Server::start(&binary, api, &url, &dir, ticks))
+            .await??;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut outcome =
         Outcome { idle_rss_kib: server.sample().map_or(0, |s| s.rss_kib), ..Outcome::default() };
@@ -142,17 +243,7 @@ pub(crate) async fn run(plan: &Plan) -> anyhow::Result<Outcome> {
         }
     }
     tokio::task::block_in_place(|| server.stop());
-    let counts = sim.counts();
-    outcome.sim_violations = counts.conflicts
-        + counts.bad_commits
-        + counts.bad_truncates
-        + counts.invalid_events
-        + counts.beta_shapes
-        + counts.duplicate_event_ids
-        + counts.unknown_call_outputs
-        + counts.bad_audio
-        + counts.wrong_transport;
-    outcome.sim_details = sim.record().details().into_iter().take(5).collect();
+    (outcome.sim_violations, outcome.sim_details) = sim.violations();
     sim.shutdown().await;
     Ok(outcome)
 }
@@ -166,7 +257,7 @@ async fn step(
     ticks: u64,
 ) -> anyhow::Result<StepResult> {
     let calls = calls.clamp(1, usize::from(u16::MAX));
-    let probe = Arc::new(Probe::new(calls));
+    let probe = Arc::new(Probe::new(calls, plan.voice_api == VoiceApi::Live));
     observer.switch(Arc::clone(&probe));
     let ramp = Duration::from_secs_f64((calls as f64 / plan.ramp_rate).max(1.0));
     let start = Instant::now();
@@ -253,6 +344,7 @@ async fn step(
         calls,
         up: probe.up.summary(),
         down: probe.down.summary(),
+        onset: probe.onset.summary(),
         turn: probe.turn.summary(),
         setup: setups.summary(),
         tick_lag: probe.tick_lag.summary(),
@@ -309,7 +401,9 @@ fn print_step(result: &StepResult, limit: Duration) {
         result.down.count,
     );
     println!(
-        "  turn p50/p99 {:.1}/{:.1} ms, setup p50/p99 {:.1}/{:.1} ms, caller tick lag p99/max {:.2}/{:.2} ms",
+        "  onset p50/p99 {:.2}/{:.2} ms, turn p50/p99 {:.1}/{:.1} ms, setup p50/p99 {:.1}/{:.1} ms, caller tick lag p99/max {:.2}/{:.2} ms",
+        ms(result.onset.p50),
+        ms(result.onset.p99),
         ms(result.turn.p50),
         ms(result.turn.p99),
         ms(result.setup.p50),
@@ -375,6 +469,8 @@ impl Outcome {
             results.put("calls.down_p50_ms_at_max", ms(step.down.p50));
             results.put("calls.down_p99_ms_at_max", ms(step.down.p99));
             results.put("calls.down_max_ms_at_max", ms(step.down.max));
+            results.put("calls.onset_p50_ms_at_max", ms(step.onset.p50));
+            results.put("calls.onset_p99_ms_at_max", ms(step.onset.p99));
             results.put("calls.server_cpu_pct_at_max", step.server_cpu_pct);
             results.put("calls.loadgen_cpu_pct_at_max", step.loadgen_cpu_pct);
             results.put("calls.window_s", step.window.as_secs_f64());

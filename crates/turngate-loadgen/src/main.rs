@@ -1,6 +1,7 @@
 //! `turngate-loadgen`: measures the real `turngate` server under load.
 //!
-//! `turngate-loadgen calls` runs the Realtime simulator in this process,
+//! `turngate-loadgen calls` runs the Realtime simulator (or, with
+//! `--voice-api live`, the GPT-Live one) in this process,
 //! starts `target/release/turngate serve` as a separate process pointed at
 //! it, and places steps of N concurrent simulated calls (Twilio, Telnyx or
 //! AudioCodes callers from `turngate-sim`, real-time 20 ms frames, speech,
@@ -28,6 +29,7 @@
 //!
 //! ```text
 //! turngate-loadgen calls [--quick] [--steps 100,250,…] [--protocols twilio,telnyx,audiocodes]
+//!                        [--voice-api realtime|live]
 //!                        [--warmup-s N] [--measure-s N] [--ramp-rate CALLS_PER_S] [--limit-ms MS]
 //!                        [--keep-going] [--binary PATH] [--out PATH]
 //! turngate-loadgen chat [--rounds N] [--out PATH]
@@ -55,7 +57,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use turngate_sim::callers::Protocol;
 
-use crate::calls::Plan;
+use crate::calls::{Plan, VoiceApi};
 use crate::results::Results;
 
 /// Steps of a full run.
@@ -97,6 +99,7 @@ async fn calls_command(args: &[String]) -> anyhow::Result<()> {
     let mut plan = Plan {
         steps: Vec::new(),
         protocols: vec![Protocol::Twilio],
+        voice_api: VoiceApi::Realtime,
         ramp_rate: 400.0,
         warmup: Duration::from_secs(10),
         measure: Duration::from_secs(30),
@@ -114,6 +117,9 @@ async fn calls_command(args: &[String]) -> anyhow::Result<()> {
             "--quick" => quick = true,
             "--steps" => steps = Some(list(value()?, |s| s.parse().ok())?),
             "--protocols" => plan.protocols = list(value()?, |s| s.parse().ok())?,
+            "--voice-api" => {
+                plan.voice_api = value()?.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            }
             "--warmup-s" => warmup = Some(seconds(value()?)?),
             "--measure-s" => measure = Some(seconds(value()?)?),
             "--ramp-rate" => plan.ramp_rate = value()?.parse().context("--ramp-rate")?,
@@ -143,8 +149,9 @@ async fn calls_command(args: &[String]) -> anyhow::Result<()> {
     }
     let (model, cores) = procfs::machine();
     println!(
-        "turngate-loadgen: {} on {cores} cores ({model}); server {}; load generator, simulator and server share the machine",
+        "turngate-loadgen: {} to {:?} on {cores} cores ({model}); server {}; load generator, simulator and server share the machine",
         plan.protocols.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+        plan.voice_api,
         plan.binary.display(),
     );
     let outcome = calls::run(&plan).await?;

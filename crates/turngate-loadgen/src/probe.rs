@@ -78,8 +78,15 @@ pub(crate) struct Probe {
     expected: Mutex<Vec<u32>>,
     /// Caller frame to append, in the window.
     pub(crate) up: Histogram,
-    /// Response chunk to caller, in the window.
+    /// Response chunk to caller, in the window (without first chunks when
+    /// `gated`).
     pub(crate) down: Histogram,
+    /// The first chunk of each response to the caller, in the window.
+    pub(crate) onset: Histogram,
+    /// The bridge holds each response's first audio by design (GPT-Live's
+    /// speech gate keeps it until speech is certain): first chunks are
+    /// then measured as `onset` only, and `down` is the forwarding cost.
+    gated: bool,
     /// Commit to the first chunk of its answer at the caller.
     pub(crate) turn: Histogram,
     /// How late the callers' 20 ms ticks ran (the load generator's own lag).
@@ -109,8 +116,9 @@ pub(crate) struct Losses {
 }
 
 impl Probe {
-    /// A probe for `calls` calls.
-    pub(crate) fn new(calls: usize) -> Probe {
+    /// A probe for `calls` calls; `gated` when the bridge holds each
+    /// response's onset (see [`Probe::onset`]).
+    pub(crate) fn new(calls: usize, gated: bool) -> Probe {
         Probe {
             epoch: Instant::now(),
             window_start: AtomicU64::new(u64::MAX),
@@ -122,6 +130,8 @@ impl Probe {
             expected: Mutex::new(Vec::new()),
             up: Histogram::default(),
             down: Histogram::default(),
+            onset: Histogram::default(),
+            gated,
             turn: Histogram::default(),
             tick_lag: Histogram::default(),
             worst_by_second: (0..WINDOW_SECONDS).map(|_| AtomicU64::new(0)).collect(),
@@ -255,7 +265,7 @@ impl Probe {
     }
 
     /// Response chunk `id` reached a caller at `now`.
-    fn chunk_arrived(&self, id: u32, turn: bool, now: u64) {
+    fn chunk_arrived(&self, id: u32, turn: bool, first: bool, now: u64) {
         let Some(slot) = self.chunk_slot(id) else { return };
         let value = slot.load(Ordering::Relaxed);
         let taken = value != 0
@@ -267,8 +277,13 @@ impl Probe {
         }
         let sent = value >> CHECK_BITS;
         if self.in_window(sent) {
-            self.down.record(now.saturating_sub(sent));
-            self.note_worst(sent, now.saturating_sub(sent));
+            if first {
+                self.onset.record(now.saturating_sub(sent));
+            }
+            if !(first && self.gated) {
+                self.down.record(now.saturating_sub(sent));
+                self.note_worst(sent, now.saturating_sub(sent));
+            }
         }
         if turn {
             let commit = self.turns.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
@@ -320,8 +335,11 @@ impl CallObserver for CallProbe {
     }
 
     fn agent_payload(&self, at: Instant, payload: &[u8]) {
-        if let Some(Tag::Chunk { id, turn }) = Tag::decode(payload) {
-            self.probe.chunk_arrived(id, turn, self.probe.micros(at));
+        let now = self.probe.micros(at);
+        for tag in Tag::find_all(payload) {
+            if let Tag::Chunk { id, turn, first } = tag {
+                self.probe.chunk_arrived(id, turn, first, now);
+            }
         }
     }
 }
@@ -404,7 +422,7 @@ impl SessionObserver for SessionProbe {
             }
         }
         if let Some(head) = audio.get_mut(..STAMP_BYTES) {
-            head.copy_from_slice(&Tag::Chunk { id, turn }.encode());
+            head.copy_from_slice(&Tag::Chunk { id, turn, first }.encode());
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+use crate::calls::VoiceApi;
 use crate::procfs::Sample;
 
 /// How long the server may take to become ready.
@@ -44,11 +45,12 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `binary` listening on a free loopback port, with the Realtime
-    /// API at `realtime_url`; its log goes to `log`.
+    /// Starts `binary` listening on a free loopback port, with the voice
+    /// API `api` at `url`; its log goes to `log`.
     pub(crate) fn start(
         binary: &Path,
-        realtime_url: &str,
+        api: VoiceApi,
+        url: &str,
         work_dir: &Path,
         ticks: u64,
     ) -> anyhow::Result<Server> {
@@ -74,12 +76,17 @@ impl Server {
         }
         command
             .env("OPENAI_API_KEY", "sk-bench")
-            .env("TURNGATE_REALTIME_URL", realtime_url)
             .env("TURNGATE_LISTEN", addr.to_string())
             .env("TURNGATE_CONFIG", &config)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        match api {
+            VoiceApi::Realtime => command.env("TURNGATE_REALTIME_URL", url),
+            VoiceApi::Live => {
+                command.env("TURNGATE_VOICE_API", "live").env("TURNGATE_LIVE_URL", url)
+            }
+        };
         let child = command.spawn().with_context(|| format!("starting {}", binary.display()))?;
         let mut server = Server { child, addr, ticks };
         server.wait_ready(&log_path)?;

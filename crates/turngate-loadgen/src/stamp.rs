@@ -30,12 +30,15 @@ pub(crate) enum Tag {
         seq: u32,
     },
     /// A chunk of response audio, by its number in the run; `turn` marks
-    /// the first chunk of a response that answers a commit.
+    /// the first chunk of a response that answers a commit, `first` the
+    /// first chunk of any response (`turn` implies it).
     Chunk {
         /// The chunk's number.
         id: u32,
         /// Whether it is the first audio of a user turn's answer.
         turn: bool,
+        /// Whether it is the first audio of its response.
+        first: bool,
     },
 }
 
@@ -46,7 +49,14 @@ impl Tag {
             Tag::Frame { call, seq } => {
                 (1, (u64::from(call) << SEQ_BITS) | u64::from(seq & SEQ_MASK))
             }
-            Tag::Chunk { id, turn } => (if turn { 3 } else { 2 }, u64::from(id)),
+            Tag::Chunk { id, turn, first } => (
+                match (turn, first) {
+                    (true, _) => 3,
+                    (false, true) => 4,
+                    (false, false) => 2,
+                },
+                u64::from(id),
+            ),
         };
         let mut nibbles = [0_u8; STAMP_BYTES];
         let [first, second, third, rest @ ..] = &mut nibbles;
@@ -75,8 +85,32 @@ impl Tag {
                 call: u16::try_from(payload >> SEQ_BITS).ok()?,
                 seq: (payload as u32) & SEQ_MASK,
             }),
-            2 | 3 => Some(Tag::Chunk { id: u32::try_from(payload).ok()?, turn: kind == 3 }),
+            2..=4 => Some(Tag::Chunk {
+                id: u32::try_from(payload).ok()?,
+                turn: kind == 3,
+                first: kind != 2,
+            }),
             _ => None,
         }
+    }
+
+    /// Every tag anywhere in `bytes`, in order. A bridge may join or split
+    /// frames (a speech gate forwards its held first frames with the next
+    /// one), so a tag is not always at the start of what arrives.
+    pub(crate) fn find_all(bytes: &[u8]) -> impl Iterator<Item = Tag> + '_ {
+        let opening = MAGIC.map(|nibble| 0xF0 | nibble);
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            while let Some(window) = bytes.get(at..) {
+                let found = window.windows(2).position(|pair| pair == opening)?;
+                at += found;
+                if let Some(tag) = bytes.get(at..).and_then(Tag::decode) {
+                    at += STAMP_BYTES;
+                    return Some(tag);
+                }
+                at += 1;
+            }
+            None
+        })
     }
 }

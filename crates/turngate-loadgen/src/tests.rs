@@ -19,9 +19,10 @@ fn tags_survive_a_round_trip_at_their_limits() {
         Tag::Frame { call: 0, seq: 0 },
         Tag::Frame { call: 65_535, seq: (1 << 20) - 1 },
         Tag::Frame { call: 1_234, seq: 77 },
-        Tag::Chunk { id: 0, turn: false },
-        Tag::Chunk { id: u32::MAX, turn: true },
-        Tag::Chunk { id: 0x00AB_CDEF, turn: false },
+        Tag::Chunk { id: 0, turn: false, first: false },
+        Tag::Chunk { id: 1, turn: false, first: true },
+        Tag::Chunk { id: u32::MAX, turn: true, first: true },
+        Tag::Chunk { id: 0x00AB_CDEF, turn: false, first: false },
     ];
     for tag in tags {
         let bytes = tag.encode();
@@ -31,6 +32,28 @@ fn tags_survive_a_round_trip_at_their_limits() {
         frame.extend_from_slice(&[0x12; 148]);
         assert_eq!(Tag::decode(&frame), Some(tag));
     }
+}
+
+#[test]
+fn tags_are_found_wherever_frames_were_joined_or_split() {
+    let tone: Vec<u8> = (0..160_u32).map(|n| (n * 37 % 251) as u8).collect();
+    let mut joined = Vec::new();
+    let tags = [
+        Tag::Chunk { id: 5, turn: true, first: true },
+        Tag::Chunk { id: 6, turn: false, first: false },
+        Tag::Frame { call: 2, seq: 9 },
+    ];
+    // A silent pre-roll frame, then tagged frames; then a cut mid-frame.
+    joined.extend_from_slice(&[0xFF; 160]);
+    for tag in tags {
+        let mut frame = tone.clone();
+        frame[..STAMP_BYTES].copy_from_slice(&tag.encode());
+        joined.extend_from_slice(&frame);
+    }
+    assert_eq!(Tag::find_all(&joined).collect::<Vec<_>>(), tags);
+    assert_eq!(Tag::find_all(&joined[100..]).collect::<Vec<_>>(), tags);
+    assert_eq!(Tag::find_all(&joined[..165]).count(), 0, "a cut tag is no tag");
+    assert_eq!(Tag::find_all(&tone).count(), 0);
 }
 
 #[test]
@@ -47,10 +70,10 @@ fn silence_speech_and_short_buffers_carry_no_tag() {
     let mut wrong_magic = Tag::Frame { call: 1, seq: 1 }.encode();
     wrong_magic[1] = 0xF6;
     assert_eq!(Tag::decode(&wrong_magic), None);
-    let mut wrong_kind = Tag::Chunk { id: 9, turn: false }.encode();
+    let mut wrong_kind = Tag::Chunk { id: 9, turn: false, first: false }.encode();
     wrong_kind[2] = 0xF7;
     assert_eq!(Tag::decode(&wrong_kind), None);
-    let mut out_of_segment = Tag::Chunk { id: 9, turn: false }.encode();
+    let mut out_of_segment = Tag::Chunk { id: 9, turn: false, first: false }.encode();
     out_of_segment[7] = 0x35;
     assert_eq!(Tag::decode(&out_of_segment), None);
 }
@@ -63,7 +86,7 @@ fn a_tag_is_quiet_audio() {
         let sample = turngate_audio::ulaw::decode(0xF0 | nibble);
         assert!(i32::from(sample).abs() < 128, "0x{:02X} decodes to {sample}", 0xF0 | nibble);
     }
-    let tag = Tag::Chunk { id: 0xFFFF_FFFF, turn: true }.encode();
+    let tag = Tag::Chunk { id: 0xFFFF_FFFF, turn: true, first: true }.encode();
     assert!(tag.iter().all(|byte| byte & 0xF0 == 0xF0));
 }
 
@@ -160,7 +183,7 @@ fn percentiles_of_a_small_sample() {
 
 /// A probe whose window is open from now for a minute.
 fn open_probe(calls: usize) -> Arc<Probe> {
-    let probe = Arc::new(Probe::new(calls));
+    let probe = Arc::new(Probe::new(calls, false));
     let now = Instant::now();
     probe.set_window(now, now + Duration::from_secs(60));
     probe
@@ -234,7 +257,7 @@ fn chunks_of_completed_responses_must_arrive_and_turns_are_timed_from_the_commit
 
 #[test]
 fn frames_outside_the_window_are_not_measured() {
-    let probe = Arc::new(Probe::new(1));
+    let probe = Arc::new(Probe::new(1, false));
     let later = Instant::now() + Duration::from_secs(3600);
     probe.set_window(later, later + Duration::from_secs(1));
     let sim = SimProbe::new(Arc::clone(&probe));

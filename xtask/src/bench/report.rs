@@ -168,6 +168,16 @@ pub(crate) fn mixed(figures: &Figures, calls: &str) -> Figures {
     renamed
 }
 
+/// Every figure renamed `<prefix><figure>`, so a second run of the same
+/// benchmark (another voice API) sits beside the first.
+pub(crate) fn prefixed(figures: &Figures, prefix: &str) -> Figures {
+    let mut renamed = Figures::default();
+    for (key, value) in &figures.0 {
+        renamed.put(&format!("{prefix}{key}"), *value);
+    }
+    renamed
+}
+
 /// One row of the summary table: a figure, how it is shown, its target.
 struct Row {
     what: &'static str,
@@ -206,6 +216,30 @@ const ROWS: &[Row] = &[
             "mixed.lost_down",
             "mixed.holds",
         ],
+        target: "",
+    },
+    Row {
+        what: "concurrent Twilio↔GPT-Live calls holding p99 added latency ≤ 5 ms, no frame lost",
+        keys: &["live.calls.max_calls_p99_5ms"],
+        target: "",
+    },
+    Row {
+        what: "GPT-Live at that load: up p99 / down p99 (ms), server CPU per call (%)",
+        keys: &[
+            "live.calls.up_p99_ms_at_max",
+            "live.calls.down_p99_ms_at_max",
+            "live.calls.cpu_pct_per_call",
+        ],
+        target: "",
+    },
+    Row {
+        what: "GPT-Live speech onset p50 / p99 (ms, the gate holds an utterance's first frame until speech is certain)",
+        keys: &["live.calls.onset_p50_ms_at_max", "live.calls.onset_p99_ms_at_max"],
+        target: "",
+    },
+    Row {
+        what: "GPT-Live turn latency p50 (ms, the model's end of the caller's turn → first answer audio at the caller)",
+        keys: &["live.turn.p50_ms"],
         target: "",
     },
     Row {

@@ -8,13 +8,17 @@
 //! drops, `!u` a new one comes up; `!k<n>` n×10 ms pass); any other segment
 //! is a text event from the server. If the first byte is odd, the session
 //! starts at once (`session.started` answering our start), so the fuzzer
-//! reaches a live session without guessing our event ids.
+//! reaches a live session without guessing our event ids; if its second
+//! bit is set, sessions use Responses delegation, and `!f<n>` is the
+//! output of backend call `call_<n>` of the session `live_fz`.
 //!
 //! Beyond "never panics", it checks what the driver and the server rely on:
 //! every frame produced is a JSON object with a `type`; a link sends
 //! nothing but its `session.start` before its session has started; no
-//! append goes out twice under one `event_id` unless an error named it;
-//! and a tick never leaves a deadline already due.
+//! append goes out twice under one `event_id` unless an error named it; no
+//! backend call gets two outputs in one session, and the backend is never
+//! continued without a new output since it last was; and a tick never
+//! leaves a deadline already due.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use turngate_core::{AudioChunk, BackendCommand, CallId, ClientEventId, Purpose};
 
-use super::OpenAiLiveConfig;
+use super::{LiveDelegation, OpenAiLiveConfig};
 use super::protocol::Protocol;
 use crate::realtime::RealtimeSessionConfig;
 use crate::realtime::link::Out;
@@ -40,18 +44,25 @@ struct Seen {
     appends: HashSet<String>,
     /// Appends an error named, which may go out again.
     named: HashSet<String>,
+    /// Backend calls answered in this session.
+    outputs: HashSet<String>,
+    /// Outputs sent since the backend was last continued.
+    outputs_since_continue: usize,
 }
 
 /// Runs `data` through a fresh protocol; returns how many inputs the core
 /// was given, so a property test can check that events got past the parser.
 pub fn fuzz_server_events(data: &[u8]) -> usize {
     let stats = Arc::new(SharedStats::default());
-    let mut protocol = Protocol::new(
-        &OpenAiLiveConfig::default(),
-        &RealtimeSessionConfig::default(),
-        "fz".to_owned(),
-        stats,
-    );
+    let (first, rest) = data.split_first().map_or((0, &[][..]), |(f, r)| (*f, r));
+    let responses = first & 2 == 2;
+    let mut config = OpenAiLiveConfig::default();
+    if responses {
+        config.delegation =
+            LiveDelegation::Responses { model: "gpt-6-luna".to_owned(), instructions: None };
+    }
+    let mut protocol =
+        Protocol::new(&config, &RealtimeSessionConfig::default(), "fz".to_owned(), stats);
     let mut now = Instant::now();
     let mut out = Out::default();
     let mut inputs = 0;
@@ -61,7 +72,6 @@ pub fn fuzz_server_events(data: &[u8]) -> usize {
         next_tag += 1;
         ClientEventId(next_tag)
     };
-    let (first, rest) = data.split_first().map_or((0, &[][..]), |(f, r)| (*f, r));
     let start_at_once = first & 1 == 1;
     link_up(&mut protocol, now, false, &mut out, &mut seen, start_at_once);
     check(&mut out, &mut inputs, &mut seen);
@@ -86,7 +96,11 @@ pub fn fuzz_server_events(data: &[u8]) -> usize {
                     }),
                     b'f' => Some(BackendCommand::FunctionOutput {
                         event_id: tag(),
-                        call_id: CallId(format!("deleg_{}", number % 4)),
+                        call_id: CallId(if responses {
+                            format!("live_fz/call_{}", number % 4)
+                        } else {
+                            format!("deleg_{}", number % 4)
+                        }),
                         output: r#"{"ok":true}"#.to_owned(),
                     }),
                     b'd' => {
@@ -139,6 +153,8 @@ fn link_up(
     protocol.link_up(now, reconnect, out);
     seen.generation += 1;
     seen.started = false;
+    seen.outputs.clear();
+    seen.outputs_since_continue = 0;
     let starts = out.frames.iter().filter(|f| f.contains("\"session.start\"")).count();
     assert_eq!(starts, 1, "a link sends exactly one session.start: {:?}", out.frames);
     out.frames.clear();
@@ -193,6 +209,15 @@ fn check(out: &mut Out, inputs: &mut usize, seen: &mut Seen) {
             let id = value.get("event_id").and_then(|id| id.as_str()).unwrap_or_default();
             let again = !seen.appends.insert(id.to_owned());
             assert!(!again || seen.named.remove(id), "append {id} sent twice: {frame}");
+        }
+        if kind == "response.item.create" {
+            let call = value.pointer("/item/call_id").and_then(|id| id.as_str()).unwrap_or("");
+            assert!(seen.outputs.insert(call.to_owned()), "two outputs for {call}: {frame}");
+            seen.outputs_since_continue += 1;
+        }
+        if kind == "response.create" {
+            assert!(seen.outputs_since_continue > 0, "continued with nothing new: {frame}");
+            seen.outputs_since_continue = 0;
         }
     }
     *inputs += out.inputs.len();

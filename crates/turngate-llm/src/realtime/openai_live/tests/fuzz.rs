@@ -31,13 +31,36 @@ pub(crate) const SEED: &str = "\u{1}
 !a160
 !k500";
 
+/// A Responses-delegation session: two backend calls, one uncorrelated,
+/// an output given twice, a lost session and an output for its call.
+pub(crate) const RESPONSES_SEED: &str = "\u{3}
+!a160
+{\"type\":\"session.input_transcript.delta\",\"event_id\":\"e1\",\"delta\":\" Where is order 42?\",\"start_ms\":0,\"end_ms\":900}
+{\"type\":\"session.delegation.created\",\"event_id\":\"e2\",\"offset_ms\":950,\"delegation\":{\"id\":\"deleg_1\",\"type\":\"delegation\",\"target\":\"responses\",\"response_id\":\"resp_1\"}}
+{\"type\":\"response.event\",\"event_id\":\"e3\",\"delegation_id\":\"deleg_1\",\"event\":{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}}
+{\"type\":\"response.event\",\"event_id\":\"e4\",\"delegation_id\":\"deleg_1\",\"event\":{\"type\":\"response.output_item.done\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}}}
+{\"type\":\"response.event\",\"event_id\":\"e5\",\"delegation_id\":\"deleg_1\",\"event\":{\"type\":\"response.output_item.done\",\"sequence_number\":2,\"output_index\":1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_1\",\"name\":\"lookup_order\",\"arguments\":\"{\\\"order\\\":\\\"42\\\"}\",\"status\":\"completed\"}}}
+{\"type\":\"response.event\",\"event_id\":\"e6\",\"event\":{\"type\":\"response.output_item.done\",\"sequence_number\":3,\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_2\",\"call_id\":\"call_2\",\"name\":\"time\",\"arguments\":\"{}\",\"status\":\"completed\"}}}
+!f1
+{\"type\":\"response.event\",\"event_id\":\"e7\",\"delegation_id\":\"deleg_1\",\"event\":{\"type\":\"response.completed\",\"sequence_number\":4,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[]}}}
+!f2
+!f2
+{\"type\":\"error\",\"event_id\":\"e8\",\"error\":{\"type\":\"invalid_request_error\",\"code\":null,\"message\":\"No tool output found for function call call_2.\",\"client_event_id\":\"fz:1:continue3\"}}
+!d
+!u
+!f1
+!k500";
+
 #[test]
 fn the_realistic_session_reaches_the_core() {
     let inputs = fuzz_server_events(SEED.as_bytes());
     assert!(inputs >= 6, "only {inputs} inputs: the seed does not get past the parser");
+    let inputs = fuzz_server_events(RESPONSES_SEED.as_bytes());
+    assert!(inputs >= 5, "only {inputs} inputs: the Responses seed does not get past the parser");
 }
 
 #[test]
 fn mutated_sessions_never_panic_or_produce_bad_frames() {
     crate::realtime::mutate::never_panics(SEED, fuzz_server_events);
+    crate::realtime::mutate::never_panics(RESPONSES_SEED, fuzz_server_events);
 }
