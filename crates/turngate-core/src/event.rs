@@ -285,6 +285,8 @@ pub enum EndReason {
     MaxDuration,
     /// The backend did not become ready in time.
     BackendNotReady,
+    /// The backend connection gave up for good.
+    BackendUnavailable,
     /// The last app client left and did not come back within the grace period.
     ClientsGone,
     /// The peer broke a limit: caller audio faster than real time (beyond
@@ -303,6 +305,7 @@ impl EndReason {
             EndReason::DeadAir => "dead_air",
             EndReason::MaxDuration => "max_duration",
             EndReason::BackendNotReady => "backend_not_ready",
+            EndReason::BackendUnavailable => "backend_unavailable",
             EndReason::ClientsGone => "clients_gone",
             EndReason::PolicyViolation => "policy_violation",
             EndReason::PeerNotReading => "peer_not_reading",

@@ -54,6 +54,11 @@ pub enum Input {
     BackendReady,
     /// The backend connection is gone; whatever was in flight there is lost.
     BackendDisconnected,
+    /// The backend connection gave up for good (a refusal that retrying
+    /// cannot fix, such as an unknown model or an exhausted balance, or
+    /// every reconnect attempt spent): nothing can answer the caller any
+    /// more, so the session ends now rather than at its ready timeout.
+    BackendUnavailable,
     /// The backend committed the caller's audio as a user turn.
     InputCommitted {
         /// The user item the commit created, when the backend names it.

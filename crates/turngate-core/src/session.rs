@@ -374,6 +374,7 @@ impl Session {
             Input::PeerFault { reason } => self.end(now, reason),
             Input::BackendReady => self.on_backend_ready(now),
             Input::BackendDisconnected => self.on_backend_lost(now),
+            Input::BackendUnavailable => self.end(now, EndReason::BackendUnavailable),
             Input::InputCommitted { item_id: _ } => self.on_committed(now),
             Input::ResponseCreated { response_id, origin, out_of_band } => {
                 self.on_created(now, response_id, origin, out_of_band);

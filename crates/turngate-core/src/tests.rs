@@ -130,6 +130,7 @@ fn parse(line: &str) -> Input {
     match words[0] {
         "ready" => Input::BackendReady,
         "lost" => Input::BackendDisconnected,
+        "gone" => Input::BackendUnavailable,
         "audio" => Input::CallerAudio(audio(words[1])),
         "speech" => Input::UserSpeechStarted,
         "silence" => Input::UserSpeechStopped,

@@ -89,6 +89,46 @@ fn a_backend_that_never_becomes_ready_ends_the_session() {
     );
 }
 
+/// A backend that gave up for good (an unknown model, every reconnect
+/// spent) ends the session at once, with a turn in flight dropped by the
+/// ending rule, not ten seconds later at the ready timeout.
+#[test]
+fn a_backend_that_gave_up_for_good_ends_the_session_at_once() {
+    check(
+        "
+        ready
+        speech
+        audio 200
+        silence
+        commit
+        gone
+        audio 20
+        ",
+        expect![[r#"
+            ready
+              · backend ready
+            speech
+              · user speaking
+            audio 200
+              backend append 200ms
+            silence
+              · user silent
+            commit
+              · turn queued (1 pending)
+              backend create tg1 answer
+              · gate idle -> requested
+            gone
+              · dropped 1 turns: SessionEnding
+              · gate requested -> idle
+              hang up
+              app ended: backend_unavailable
+            audio 20
+              · ignored: SessionOver
+            = ended (backend_unavailable), gate idle, nobody speaking, 0 turns and 0 requests pending
+        "#]],
+    );
+}
+
 /// The backend's input buffer dies with its connection: what the caller
 /// said since the last commit is sent again first on the next one, then
 /// what they said while it was away, so a sentence cut by the drop is

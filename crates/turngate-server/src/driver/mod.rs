@@ -488,9 +488,12 @@ impl Call {
                             self.feed(Instant::now(), input).await;
                         }
                     }
-                    // The connection gave up for good; the session's ready
-                    // timeout ends the call.
-                    None => self.backend_open = false,
+                    // The connection gave up for good: the call ends now,
+                    // not at the session's ready timeout.
+                    None => {
+                        self.backend_open = false;
+                        self.feed(Instant::now(), Input::BackendUnavailable).await;
+                    }
                 },
                 () = &mut sleep => {
                     // A timer that fired stays fired: arm it afresh.
@@ -798,6 +801,17 @@ impl Call {
             Event::CallEnding { reason } => self.record(now, "ending", reason.as_str()),
             Event::Dtmf { digit } => self.record(now, "dtmf", digit.to_string()),
             Event::BackendLost => self.record(now, "backend_lost", ""),
+            // The operator reads why a call failed here (a start refused
+            // for an unknown model, say); the text is the provider's own,
+            // cut short so one chatty error cannot fill the record.
+            Event::BackendError { code, message } => {
+                let text: String = message.chars().take(300).collect();
+                self.record(
+                    now,
+                    "backend_error",
+                    format!("{}: {text}", code.as_deref().unwrap_or("-")),
+                );
+            }
             _ => {}
         }
         if self.detached_until.is_some() {

@@ -530,3 +530,33 @@ async fn with_responses_delegation_each_backend_call_runs_once_and_the_backend_g
     server.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_start_refused_for_good_ends_the_call_at_once_and_says_why() {
+    // The simulator knows gpt-live-1 and gpt-live-1.1 only: this start is
+    // refused with model_not_found, which retrying cannot fix.
+    let sim = turngate_sim::live::serve(LiveSimConfig::default()).await.unwrap();
+    let backend = OpenAiLive::new(OpenAiLiveConfig {
+        url: sim.url(),
+        api_key: Some("it-key".to_owned()),
+        model: "gpt-live-0".to_owned(),
+        ..OpenAiLiveConfig::default()
+    });
+    let server =
+        serve(ServerBuilder::new(live_config()).realtime(Arc::new(backend)).build().await.unwrap())
+            .await;
+    let started = std::time::Instant::now();
+    let script = vec![Step::WaitForAgent { max_ms: 15_000 }, Step::HangUp];
+    let _ = call(server.ws("/twilio"), "it-live-refused", script).await;
+    // Well before the 10 s ready timeout that used to end such a call.
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let record = record_of(&server, "it-live-refused");
+    assert_eq!(record.ended.as_deref(), Some("backend_unavailable"), "{record:?}");
+    assert!(
+        record.timeline.iter().any(|e| e.text.contains("model_not_found")),
+        "the record says why: {record:?}"
+    );
+    assert_eq!(sim.record().sessions_started(), 0);
+    server.stop().await;
+    sim.shutdown().await;
+}

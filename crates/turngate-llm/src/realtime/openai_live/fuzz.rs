@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use turngate_core::{AudioChunk, BackendCommand, CallId, ClientEventId, Purpose};
 
-use super::{LiveDelegation, OpenAiLiveConfig};
 use super::protocol::Protocol;
+use super::{LiveDelegation, OpenAiLiveConfig};
 use crate::realtime::RealtimeSessionConfig;
 use crate::realtime::link::Out;
 use crate::realtime::stats::SharedStats;
