@@ -4,4 +4,6 @@ pub mod chat;
 #[cfg(any(feature = "openai-assistants", feature = "openai-responses"))]
 pub mod models;
 pub mod realtime;
+#[cfg(feature = "openai-sip")]
+pub mod sip;
 pub mod tool;

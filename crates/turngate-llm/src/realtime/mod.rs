@@ -35,7 +35,7 @@ mod error;
 #[cfg(any(feature = "openai-realtime", feature = "openai-live"))]
 mod link;
 #[cfg(test)]
-mod mutate;
+pub(crate) mod mutate;
 mod stats;
 
 #[cfg(feature = "openai-realtime")]
