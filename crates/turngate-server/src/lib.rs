@@ -27,6 +27,7 @@ mod model_check;
 mod recording;
 mod routes;
 mod server;
+mod sip;
 mod tls;
 
 pub use routes::{admin_app, app};

@@ -52,6 +52,8 @@ pub struct Metrics {
     /// Telnyx webhooks, by outcome (`routed`, `no_action`, `unknown_event`,
     /// `unverified`, `malformed`, `unavailable`).
     pub webhooks: Family,
+    /// OpenAI SIP call webhooks, by what became of them.
+    pub sip_webhooks: Family,
     /// Leases a call re-acquired after the coordinator lost or forgot them.
     pub lease_recoveries: Counter,
     /// Calls that found another worker holding their lease and went on
@@ -89,6 +91,7 @@ impl Default for Metrics {
             refused: Family::default(),
             connections_refused: Counter::default(),
             webhooks: Family::default(),
+            sip_webhooks: Family::default(),
             lease_recoveries: Counter::default(),
             leases_lost: Counter::default(),
             delegations: Family::default(),
@@ -161,6 +164,12 @@ impl Metrics {
             "Connections closed at once because the server had its maximum.",
         );
         self.webhooks.render(&mut out, "turngate_webhooks_total", "Telnyx webhooks.", "outcome");
+        self.sip_webhooks.render(
+            &mut out,
+            "turngate_sip_webhooks_total",
+            "OpenAI SIP call webhooks, by what became of them.",
+            "outcome",
+        );
         self.lease_recoveries.render(
             &mut out,
             "turngate_lease_recoveries_total",

@@ -78,6 +78,8 @@ pub struct AppState {
     /// The Telnyx webhook verifier, built once at start from a key the
     /// configuration already checked.
     pub(crate) telnyx_verifier: Option<turngate_telephony::telnyx::WebhookVerifier>,
+    /// Verifies OpenAI's SIP call webhooks, when a secret is configured.
+    pub(crate) sip_verifier: Option<turngate_llm::sip::WebhookVerifier>,
     /// TLS for the listeners and for relays to other workers.
     pub(crate) tls: crate::tls::Tls,
     /// The calls live on this worker, by session key.
@@ -130,6 +132,13 @@ impl AppState {
                 .ok()
             })
             .flatten();
+        // The configuration was validated, so a set secret builds.
+        let secret = &parts.config.openai.webhook_secret;
+        let sip_verifier = (!secret.trim().is_empty())
+            .then(|| {
+                turngate_llm::sip::WebhookVerifier::with_secrets(secret.split_whitespace()).ok()
+            })
+            .flatten();
         let pending_upgrades =
             Arc::new(crate::admission::PendingUpgrades::new(limits.max_pending_upgrades_per_ip));
         let client_connections =
@@ -153,6 +162,7 @@ impl AppState {
             http: http_client(),
             resumable: Arc::default(),
             telnyx_verifier,
+            sip_verifier,
             tls: parts.tls,
             live_calls: Arc::default(),
             pending_upgrades,

@@ -97,6 +97,9 @@ impl Config {
                 );
             }
         }
+        if self.serves("openai_sip") && self.openai.webhook_secret.trim().is_empty() {
+            open("/openai/webhook", "set openai.webhook_secret", false);
+        }
         if auth.client_token.is_empty() {
             if self.serves("chat") {
                 open("/chat", "set auth.client_token", false);

@@ -27,6 +27,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     EnvVar { name: "TURNGATE_LIVE_URL", key: "openai.live_url" },
     EnvVar { name: "TURNGATE_LIVE_MODEL", key: "openai.live_model" },
     EnvVar { name: "TURNGATE_LIVE_DELEGATION", key: "openai.live_delegation" },
+    EnvVar { name: "OPENAI_WEBHOOK_SECRET", key: "openai.webhook_secret" },
+    EnvVar { name: "TURNGATE_OPENAI_WEBHOOK_SECRET", key: "openai.webhook_secret" },
     EnvVar { name: "TURNGATE_OPENAI_BASE_URL", key: "openai.base_url" },
     EnvVar { name: "TURNGATE_CHAT_BACKEND", key: "openai.chat_backend" },
     EnvVar { name: "TURNGATE_ASSISTANT_ID", key: "openai.assistant_id" },
@@ -89,6 +91,11 @@ pub(super) fn apply(
             "TURNGATE_REALTIME_URL" => config.openai.realtime_url = value,
             "TURNGATE_LIVE_URL" => config.openai.live_url = value,
             "TURNGATE_LIVE_MODEL" => config.openai.live_model = value,
+            // The SDK's own variable, and ours; ours wins when both are set,
+            // since it comes later in the table.
+            "TURNGATE_OPENAI_WEBHOOK_SECRET" | "OPENAI_WEBHOOK_SECRET" => {
+                config.openai.webhook_secret = value;
+            }
             "TURNGATE_LIVE_DELEGATION" => {
                 config.openai.live_delegation = match value.as_str() {
                     "client" => LiveDelegationMode::Client,

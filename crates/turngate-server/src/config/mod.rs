@@ -182,6 +182,9 @@ pub struct OpenAiConfig {
     /// With an API key, ask the model API at start whether each configured
     /// model exists and when it shuts down.
     pub check_models: bool,
+    /// The signing secret(s) of OpenAI's webhooks (`whsec_…`), separated by
+    /// spaces while a rotation keeps the old one valid.
+    pub webhook_secret: String,
 }
 
 /// Which voice API serves calls.
@@ -330,7 +333,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
             admin_listen: String::new(),
-            endpoints: ENDPOINTS.iter().map(|e| (*e).to_owned()).collect(),
+            endpoints: DEFAULT_ENDPOINTS.iter().map(|e| (*e).to_owned()).collect(),
             log_format: LogFormat::Text,
             public_url: String::new(),
             advertise_url: String::new(),
@@ -367,6 +370,7 @@ impl Default for OpenAiConfig {
             chat_model: DEFAULT_CHAT_MODEL.to_owned(),
             transcription_model: DEFAULT_TRANSCRIPTION_MODEL.to_owned(),
             check_models: true,
+            webhook_secret: String::new(),
         }
     }
 }
@@ -414,7 +418,11 @@ impl Default for RedisSettings {
 }
 
 /// Every public endpoint the server can serve, by the name `endpoints` uses.
-pub const ENDPOINTS: &[&str] = &["twilio", "telnyx", "audiocodes", "chat", "session"];
+pub const ENDPOINTS: &[&str] = &["twilio", "telnyx", "audiocodes", "chat", "session", "openai_sip"];
+
+/// The endpoints served when `endpoints` is not set: every one but
+/// `openai_sip`, which a deployment asks for when it routes SIP to OpenAI.
+pub const DEFAULT_ENDPOINTS: &[&str] = &["twilio", "telnyx", "audiocodes", "chat", "session"];
 
 // Secrets never reach a log line, not even through `{:?}`.
 impl fmt::Debug for AuthConfig {
@@ -442,6 +450,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("live_url", &self.live_url)
             .field("live_model", &self.live_model)
             .field("live_delegation", &self.live_delegation)
+            .field("webhook_secret", &redacted(&self.webhook_secret))
             .field("base_url", &self.base_url)
             .field("voice", &self.voice)
             .field("chat_backend", &self.chat_backend)
@@ -663,6 +672,14 @@ impl Config {
             );
         }
         check_http_url(&self.openai.base_url).or_else(|p| bad("openai.base_url", p))?;
+        if !self.openai.webhook_secret.trim().is_empty() {
+            turngate_llm::sip::WebhookVerifier::with_secrets(
+                self.openai.webhook_secret.split_whitespace(),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+            .or_else(|p| bad("openai.webhook_secret", p))?;
+        }
         check_http_url(&self.telnyx.api_url).or_else(|p| bad("telnyx.api_url", p))?;
         if !self.public_url.is_empty() {
             check_http_url(&self.public_url).or_else(|p| bad("public_url", p))?;

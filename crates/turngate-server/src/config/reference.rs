@@ -17,7 +17,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     (
         "endpoints",
-        "Public endpoints served: any of `twilio`, `telnyx`, `audiocodes`, `chat`, `session` (environment: comma-separated). List only what you use: a door not served cannot be attacked.",
+        "Public endpoints served: any of `twilio`, `telnyx`, `audiocodes`, `chat`, `session`, and `openai_sip` (OpenAI's SIP call webhooks at `/openai/webhook`, not served unless listed) (environment: comma-separated). List only what you use: a door not served cannot be attacked.",
     ),
     ("log_format", "`text` for people, `json` for log collectors."),
     (
@@ -89,6 +89,10 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ),
     ("openai.live_url", "GPT-Live primary WebSocket URL, without query parameters."),
     ("openai.live_model", "GPT-Live model, named in `session.start`."),
+    (
+        "openai.webhook_secret",
+        "The signing secret of your OpenAI webhook endpoint (`whsec_…`, from the dashboard), several separated by spaces while a rotation keeps the old one valid: every `POST /openai/webhook` is verified against it as the official SDK does (`webhook-id`, `webhook-timestamp` within 300 s, `webhook-signature`) before its body is read. Also read from the SDK's `OPENAI_WEBHOOK_SECRET`.",
+    ),
     (
         "openai.live_delegation",
         "Who does the work a GPT-Live model delegates: `client` (your tools get one call of `delegate` with the caller's request, and its output is spoken, or kept silent once the caller moved on) or `responses` (a backend Responses model, `openai.chat_model`, calls your own tools; each call runs once and is answered once, and the voice model speaks the result).",

@@ -9,6 +9,7 @@ mod audiocodes;
 mod calls;
 pub(crate) mod chat;
 mod health;
+mod openai_sip;
 mod session;
 mod telnyx;
 mod twilio;
@@ -48,6 +49,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     }
     if config.serves("audiocodes") {
         router = router.route("/audiocodes", get(audiocodes::stream));
+    }
+    if state.config.serves("openai_sip") {
+        router = router.route("/openai/webhook", post(openai_sip::webhook));
     }
     if config.serves("chat") {
         router = router.route("/chat", post(chat::chat));

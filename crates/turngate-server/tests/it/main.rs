@@ -18,4 +18,5 @@ mod resume;
 mod routes;
 mod session;
 mod shutdown;
+mod sip;
 mod support;

@@ -1,0 +1,214 @@
+//! Direct SIP: OpenAI's incoming-call webhooks delivered to two workers,
+//! twice, forged and stale, with both surfaces raised for one call. The
+//! control plane here is a small strict peer of our own: it wants the
+//! bearer key, takes the first accept of a call and refuses every later
+//! one with a 4xx, as OpenAI's first successful accept decides a call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use turngate_llm::sip::WebhookVerifier;
+use turngate_server::ServerBuilder;
+
+use crate::support::{config, http, serve};
+
+const SECRET: &str = "whsec_c2lwLXRlc3Qtc2VjcmV0LWZvci10dXJuZ2F0ZQ==";
+
+/// Every accept the control plane was asked for, and the Call-ID each
+/// pending call belongs to (both surfaces of one call share it).
+#[derive(Default)]
+struct ControlPlane {
+    accepts: Vec<(String, Value)>,
+    decided: HashMap<String, String>,
+    call_of: HashMap<String, String>,
+}
+
+async fn realtime_accept(
+    State(plane): State<Arc<Mutex<ControlPlane>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    accept(&plane, "realtime", &id, &headers, &body)
+}
+
+async fn live_accept(
+    State(plane): State<Arc<Mutex<ControlPlane>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    accept(&plane, "live", &id, &headers, &body)
+}
+
+fn accept(
+    plane: &Mutex<ControlPlane>,
+    surface: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: &str,
+) -> StatusCode {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sk-test") {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Ok(body) = serde_json::from_str::<Value>(body) else { return StatusCode::BAD_REQUEST };
+    let mut plane = plane.lock().unwrap();
+    let call = plane.call_of.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    plane.accepts.push((format!("{surface}/{id}"), body));
+    if plane.decided.contains_key(&call) {
+        return StatusCode::BAD_REQUEST;
+    }
+    plane.decided.insert(call, surface.to_owned());
+    StatusCode::OK
+}
+
+fn signed(body: &Value, webhook_id: &str, age: i64) -> (String, Vec<(String, String)>) {
+    let body = body.to_string();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let timestamp = (i64::try_from(now).unwrap() - age).to_string();
+    let signature =
+        WebhookVerifier::new(SECRET).unwrap().sign(webhook_id, &timestamp, body.as_bytes());
+    let headers = vec![
+        ("webhook-id".to_owned(), webhook_id.to_owned()),
+        ("webhook-timestamp".to_owned(), timestamp),
+        ("webhook-signature".to_owned(), signature),
+    ];
+    (body, headers)
+}
+
+fn incoming(kind: &str, id: &str, sip_call_id: &str) -> Value {
+    let data = if kind == "realtime.call.incoming" {
+        json!({"call_id": id})
+    } else {
+        json!({"type": "sip", "session_id": id})
+    };
+    let mut data = data;
+    data["sip_headers"] = json!([
+        {"name": "From", "value": "<sip:+15550001111@carrier.example>"},
+        {"name": "Call-ID", "value": sip_call_id},
+    ]);
+    json!({"object": "event", "id": format!("evt_{id}"), "type": kind, "created_at": 1, "data": data})
+}
+
+#[tokio::test]
+async fn every_call_is_accepted_once_across_workers_and_forgeries_never() {
+    let plane = Arc::new(Mutex::new(ControlPlane::default()));
+    plane.lock().unwrap().call_of.insert("live_2".to_owned(), "rtc_2".to_owned());
+    let app = Router::new()
+        .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
+        .route("/v1/live/sessions/{id}/accept", post(live_accept))
+        .with_state(Arc::clone(&plane));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let coordinator = turngate_server::memory_coordinator();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let mut config = config();
+        config.endpoints.push("openai_sip".to_owned());
+        config.openai.webhook_secret = format!("whsec_b2xkLXNlY3JldA== {SECRET}");
+        config.openai.api_key = "sk-test".to_owned();
+        config.openai.check_models = false;
+        config.openai.base_url.clone_from(&control);
+        let server = ServerBuilder::new(config).coordinator(Arc::clone(&coordinator));
+        workers.push(serve(server.build().await.unwrap()).await);
+    }
+    let client = http();
+    let deliver = |worker: usize, body: String, headers: Vec<(String, String)>| {
+        let mut request = client.post(workers[worker].url("/openai/webhook")).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+
+    // Three calls, every webhook to both workers, the first one twice.
+    for n in 1..=3 {
+        let event = incoming("realtime.call.incoming", &format!("rtc_{n}"), &format!("cid-{n}"));
+        let (body, headers) = signed(&event, &format!("wh_{n}"), 0);
+        for worker in [0, 1, 0] {
+            let response = deliver(worker, body.clone(), headers.clone()).await.unwrap();
+            assert_eq!(response.status(), 200, "every verified delivery is answered 2xx");
+        }
+    }
+    // Call 2 also raised the GPT-Live event: this server runs Realtime, so
+    // that one is never accepted (the other surface would race the first).
+    let live = incoming("live.transport.incoming", "live_2", "cid-2");
+    let (body, headers) = signed(&live, "wh_live_2", 0);
+    assert_eq!(deliver(1, body, headers).await.unwrap().status(), 200);
+
+    // A forgery, a stale delivery and a replay under a new id never accept.
+    let forged = incoming("realtime.call.incoming", "rtc_forged", "cid-forged");
+    let (body, mut headers) = signed(&forged, "wh_forged", 0);
+    headers[2].1 = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned();
+    let refused = deliver(0, body, headers).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("does not match the expected signature"), "{text}");
+    let stale = incoming("realtime.call.incoming", "rtc_stale", "cid-stale");
+    let (body, headers) = signed(&stale, "wh_stale", 301);
+    let refused = deliver(1, body, headers).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("too old"));
+    let (body, mut headers) =
+        signed(&incoming("realtime.call.incoming", "rtc_1", "cid-1"), "wh_1", 0);
+    headers[0].1 = "wh_replayed".to_owned();
+    assert_eq!(deliver(1, body, headers).await.unwrap().status(), 401, "the id is signed too");
+
+    // The decisions run after the answers: wait for them.
+    let settled = || {
+        let total: u64 = ["accepted", "duplicate", "elsewhere", "other_surface"]
+            .iter()
+            .map(|o| workers.iter().map(|w| w.state.metrics.sip_webhooks.get(o)).sum::<u64>())
+            .sum();
+        total == 10
+    };
+    for _ in 0..200 {
+        if settled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(settled(), "every verified delivery was decided");
+    let accepts = plane.lock().unwrap().accepts.clone();
+    let paths: Vec<&str> = accepts.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(paths.len(), 3, "one accept per call: {paths:?}");
+    for n in 1..=3 {
+        assert!(paths.contains(&format!("realtime/rtc_{n}").as_str()), "{paths:?}");
+    }
+    // The accept carries the configured Realtime session, flat.
+    let (_, session) = &accepts[0];
+    assert_eq!(session["type"], "realtime", "{session}");
+    assert!(session.get("session").is_none(), "{session}");
+    let count = |outcome: &str| {
+        workers.iter().map(|w| w.state.metrics.sip_webhooks.get(outcome)).sum::<u64>()
+    };
+    assert_eq!(count("accepted"), 3);
+    assert_eq!(count("duplicate"), 6);
+    assert_eq!(count("other_surface"), 1);
+    assert_eq!(count("unverified"), 3);
+    for worker in workers {
+        worker.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_secret_no_webhook_is_acted_on() {
+    let mut config = config();
+    config.endpoints.push("openai_sip".to_owned());
+    let server = serve(ServerBuilder::new(config).build().await.unwrap()).await;
+    let (body, headers) = signed(&incoming("realtime.call.incoming", "rtc_1", "cid-1"), "wh_1", 0);
+    let mut request = http().post(server.url("/openai/webhook")).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 403);
+    server.stop().await;
+}
