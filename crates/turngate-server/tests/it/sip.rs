@@ -212,3 +212,60 @@ async fn without_a_secret_no_webhook_is_acted_on() {
     assert_eq!(request.send().await.unwrap().status(), 403);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_gpt_live_server_accepts_the_live_event_with_its_session_wrapped() {
+    let plane = Arc::new(Mutex::new(ControlPlane::default()));
+    plane.lock().unwrap().call_of.insert("rtc_9".to_owned(), "live_9".to_owned());
+    let app = Router::new()
+        .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
+        .route("/v1/live/sessions/{id}/accept", post(live_accept))
+        .with_state(Arc::clone(&plane));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut config = config();
+    config.endpoints.push("openai_sip".to_owned());
+    config.openai.voice_api = turngate_server::config::VoiceApi::Live;
+    config.openai.webhook_secret = SECRET.to_owned();
+    config.openai.api_key = "sk-test".to_owned();
+    config.openai.check_models = false;
+    config.openai.base_url = control;
+    let server = serve(ServerBuilder::new(config).build().await.unwrap()).await;
+    // One pending call raises both events; the deprecated Live name too.
+    for (kind, id, webhook) in [
+        ("realtime.call.incoming", "rtc_9", "wh_rt"),
+        ("live.call.incoming", "live_9", "wh_old"),
+        ("live.transport.incoming", "live_9", "wh_new"),
+    ] {
+        let mut event = incoming(kind, id, "cid-9");
+        if kind == "live.call.incoming" {
+            // The deprecated event has no `data.type`.
+            event["data"].as_object_mut().unwrap().remove("type");
+        }
+        let (body, headers) = signed(&event, webhook, 0);
+        let mut request = http().post(server.url("/openai/webhook")).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+    let metrics = &server.state.metrics.sip_webhooks;
+    for _ in 0..200 {
+        if metrics.get("accepted") + metrics.get("elsewhere") + metrics.get("other_surface") == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(metrics.get("other_surface"), 1, "the Realtime event is never accepted here");
+    assert_eq!(metrics.get("accepted"), 1);
+    assert_eq!(metrics.get("elsewhere"), 1, "both Live names of one call: one accept");
+    let accepts = plane.lock().unwrap().accepts.clone();
+    assert_eq!(accepts.len(), 1, "{accepts:?}");
+    let (path, body) = &accepts[0];
+    assert_eq!(path, "live/live_9");
+    assert_eq!(body["session"]["type"], "live", "{body}");
+    assert_eq!(body["session"]["model"], "gpt-live-1", "{body}");
+    assert!(body["session"]["audio"].get("format").is_none(), "SIP negotiates the format: {body}");
+    server.stop().await;
+}
