@@ -27,7 +27,7 @@ mod model_check;
 mod recording;
 mod routes;
 mod server;
-mod sip;
+pub mod sip;
 mod tls;
 
 pub use routes::{admin_app, app};

@@ -63,6 +63,7 @@ pub struct ServerBuilder {
     tools: Option<(Arc<dyn ToolHandler>, Vec<ToolSpec>)>,
     transports: BTreeMap<String, TransportRoute>,
     worker: Option<WorkerId>,
+    sip_router: Option<Arc<dyn crate::sip::SipRouter>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -129,6 +130,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Decides on direct-SIP calls (`/openai/webhook`) with this router
+    /// instead of accepting every one as configured.
+    pub fn sip_router(mut self, router: Arc<dyn crate::sip::SipRouter>) -> ServerBuilder {
+        self.sip_router = Some(router);
+        self
+    }
+
     /// Names this worker in leases (a random id by default).
     pub fn worker(mut self, worker: WorkerId) -> ServerBuilder {
         self.worker = Some(worker);
@@ -184,6 +192,7 @@ impl ServerBuilder {
             tools,
             tool_specs,
             transports: self.transports,
+            sip_router: self.sip_router.unwrap_or_else(|| Arc::new(crate::sip::AcceptAll)),
             simulated,
             simulators,
             tls,

@@ -80,6 +80,8 @@ pub struct AppState {
     pub(crate) telnyx_verifier: Option<turngate_telephony::telnyx::WebhookVerifier>,
     /// Verifies OpenAI's SIP call webhooks, when a secret is configured.
     pub(crate) sip_verifier: Option<turngate_llm::sip::WebhookVerifier>,
+    /// The app's decision on each direct-SIP call.
+    pub(crate) sip_router: Arc<dyn crate::sip::SipRouter>,
     /// TLS for the listeners and for relays to other workers.
     pub(crate) tls: crate::tls::Tls,
     /// The calls live on this worker, by session key.
@@ -115,6 +117,7 @@ pub(crate) struct Parts {
     pub(crate) tools: Arc<dyn ToolHandler>,
     pub(crate) tool_specs: Vec<ToolSpec>,
     pub(crate) transports: BTreeMap<String, TransportRoute>,
+    pub(crate) sip_router: Arc<dyn crate::sip::SipRouter>,
     pub(crate) simulated: bool,
     pub(crate) simulators: Simulators,
     pub(crate) tls: crate::tls::Tls,
@@ -163,6 +166,7 @@ impl AppState {
             resumable: Arc::default(),
             telnyx_verifier,
             sip_verifier,
+            sip_router: parts.sip_router,
             tls: parts.tls,
             live_calls: Arc::default(),
             pending_upgrades,

@@ -269,3 +269,87 @@ async fn a_gpt_live_server_accepts_the_live_event_with_its_session_wrapped() {
     assert!(body["session"]["audio"].get("format").is_none(), "SIP negotiates the format: {body}");
     server.stop().await;
 }
+
+/// Rejects calls from one number, refers calls to another, accepts the rest.
+#[derive(Debug)]
+struct Screening;
+
+#[async_trait::async_trait]
+impl turngate_server::sip::SipRouter for Screening {
+    async fn route(
+        &self,
+        call: &turngate_server::sip::IncomingSipCall<'_>,
+    ) -> turngate_server::sip::SipDecision {
+        use turngate_server::sip::SipDecision;
+        let from = call.header("from").unwrap_or_default();
+        if from.contains("+15550002222") {
+            SipDecision::Reject { status_code: 486 }
+        } else if from.contains("+15550003333") {
+            SipDecision::Refer { target_uri: "tel:+15550100000".to_owned() }
+        } else {
+            SipDecision::Accept
+        }
+    }
+}
+
+async fn other_control(
+    State(plane): State<Arc<Mutex<ControlPlane>>>,
+    Path((id, action)): Path<(String, String)>,
+    body: String,
+) -> StatusCode {
+    let body = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+    plane.lock().unwrap().accepts.push((format!("{action}/{id}"), body));
+    StatusCode::OK
+}
+
+#[tokio::test]
+async fn the_apps_router_rejects_or_refers_a_call_instead_of_accepting_it() {
+    let plane = Arc::new(Mutex::new(ControlPlane::default()));
+    let app = Router::new()
+        .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
+        .route("/v1/realtime/calls/{id}/{action}", post(other_control))
+        .with_state(Arc::clone(&plane));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut config = config();
+    config.endpoints.push("openai_sip".to_owned());
+    config.openai.webhook_secret = SECRET.to_owned();
+    config.openai.api_key = "sk-test".to_owned();
+    config.openai.check_models = false;
+    config.openai.base_url = control;
+    let builder = ServerBuilder::new(config).sip_router(Arc::new(Screening));
+    let server = serve(builder.build().await.unwrap()).await;
+    for (n, from) in ["+15550001111", "+15550002222", "+15550003333"].iter().enumerate() {
+        let mut event = incoming("realtime.call.incoming", &format!("rtc_r{n}"), &format!("c{n}"));
+        event["data"]["sip_headers"][0]["value"] = json!(format!("<sip:{from}@carrier.example>"));
+        let (body, headers) = signed(&event, &format!("wh_r{n}"), 0);
+        let mut request = http().post(server.url("/openai/webhook")).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+    let metrics = &server.state.metrics.sip_webhooks;
+    for _ in 0..200 {
+        if metrics.get("accepted") + metrics.get("rejected") + metrics.get("referred") == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut seen = plane.lock().unwrap().accepts.clone();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            ("realtime/rtc_r0".to_owned(), seen[0].1.clone()),
+            ("refer/rtc_r2".to_owned(), json!({"target_uri": "tel:+15550100000"})),
+            ("reject/rtc_r1".to_owned(), json!({"status_code": 486})),
+        ]
+    );
+    assert_eq!(
+        (metrics.get("accepted"), metrics.get("rejected"), metrics.get("referred")),
+        (1, 1, 1)
+    );
+    server.stop().await;
+}

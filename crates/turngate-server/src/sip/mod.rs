@@ -17,13 +17,16 @@
 //!    header (which both events of one call carry) or else the call's own
 //!    id: one worker wins, every other records the call as decided
 //!    elsewhere;
-//! 4. accepts it once with the configured session, retrying only when the
-//!    answer says it may help (5xx, 429), and reading any other 4xx as
+//! 4. asks the app's [`SipRouter`] (default: accept as configured) and
+//!    sends that one decision (accept, reject or refer), retrying only when
+//!    the answer says it may help (5xx, 429), and reading any other 4xx as
 //!    "someone else owns this call, or it is gone".
 //!
 //! Nothing here drives the call after the accept: the sideband that would
 //! is not built yet, so the model runs the call on the instructions, voice
 //! and model given in the accept.
+
+mod router;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,10 +34,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 use turngate_coord::SessionId;
-use turngate_llm::sip::{ControlOutcome, ControlRequest, WebhookEvent, WebhookKind};
+use turngate_llm::sip::{
+    ControlError, ControlOutcome, ControlRequest, LiveSessionId, RealtimeCallId, WebhookEvent,
+    WebhookKind,
+};
+
+pub use router::{AcceptAll, IncomingSipCall, SipDecision, SipRouter};
 
 use crate::config::VoiceApi;
 use crate::state::AppState;
+
+/// The longest the app's router may take over a ringing call.
+pub const ROUTER_TIMEOUT: Duration = Duration::from_secs(3);
+/// The SIP status a call gets when the router does not answer in time
+/// (480 Temporarily Unavailable, RFC 3261 §21.4.18).
+const ROUTER_LATE_STATUS: u16 = 480;
 
 /// How long a webhook id or a call's claim is remembered: OpenAI retries a
 /// failed delivery for up to three days (as a third-party summary of its
@@ -62,6 +76,10 @@ pub(crate) enum Outcome {
     Elsewhere,
     /// Accepted by this worker.
     Accepted,
+    /// Rejected by this worker, as the router decided (or because it was late).
+    Rejected,
+    /// Referred elsewhere by this worker, as the router decided.
+    Referred,
     /// The accept was refused with a 4xx: the call is someone else's or gone.
     NotOurs,
     /// The accept could not be made (the coordinator or the API failed).
@@ -76,6 +94,8 @@ impl Outcome {
             Outcome::OtherSurface => "other_surface",
             Outcome::Elsewhere => "elsewhere",
             Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::Referred => "referred",
             Outcome::NotOurs => "not_ours",
             Outcome::Failed => "failed",
         }
@@ -91,14 +111,17 @@ pub(crate) async fn decide(state: Arc<AppState>, webhook_id: String, event: Webh
 
 async fn decision(state: &Arc<AppState>, webhook_id: &str, event: &WebhookEvent) -> Outcome {
     let voice_api = state.config.openai.voice_api;
-    let (call, request) = match (&event.kind, voice_api) {
+    let (call, pending) = match (&event.kind, voice_api) {
         (WebhookKind::RealtimeCallIncoming(call), VoiceApi::Realtime) => {
-            (call.call_id.as_str().to_owned(), call.call_id.accept(realtime_session(state)))
+            (call.call_id.as_str().to_owned(), Pending::Realtime(&call.call_id, &call.sip.headers))
         }
         (
             WebhookKind::LiveTransportIncoming(call) | WebhookKind::LiveCallIncoming(call),
             VoiceApi::Live,
-        ) => (call.session_id.as_str().to_owned(), call.session_id.accept(live_session(state))),
+        ) => (
+            call.session_id.as_str().to_owned(),
+            Pending::Live(&call.session_id, &call.sip.headers),
+        ),
         (WebhookKind::RealtimeCallIncoming(_), VoiceApi::Live)
         | (
             WebhookKind::LiveTransportIncoming(_) | WebhookKind::LiveCallIncoming(_),
@@ -131,17 +154,65 @@ async fn decision(state: &Arc<AppState>, webhook_id: &str, event: &WebhookEvent)
             return Outcome::Failed;
         }
     }
-    let request = match request {
+    let incoming = IncomingSipCall { voice_api, call_id: &call, headers: pending.headers() };
+    let routed = tokio::time::timeout(ROUTER_TIMEOUT, state.sip_router.route(&incoming)).await;
+    let decision = routed.unwrap_or_else(|_| {
+        warn!(call = %call, "the SIP router did not answer in time; rejecting the call");
+        note("router_late", format!("{ROUTER_TIMEOUT:?}"));
+        SipDecision::Reject { status_code: ROUTER_LATE_STATUS }
+    });
+    note("decision", format!("{decision:?}"));
+    let request = match pending.request(state, &decision) {
         Ok(request) => request,
         Err(error) => {
-            warn!(%error, "the configured session cannot accept a SIP call");
-            note("ended", format!("accept_invalid: {error}"));
+            warn!(%error, "the SIP decision cannot be sent");
+            note("ended", format!("decision_invalid: {error}"));
             return Outcome::Failed;
         }
     };
-    let outcome = send(state, &request).await;
+    let outcome = match (send(state, &request).await, &decision) {
+        (Outcome::Accepted, SipDecision::Reject { .. }) => Outcome::Rejected,
+        (Outcome::Accepted, SipDecision::Refer { .. }) => Outcome::Referred,
+        (outcome, _) => outcome,
+    };
     note("ended", outcome.as_str().to_owned());
     outcome
+}
+
+/// A claimed call waiting for its control, on the surface it runs on.
+enum Pending<'a> {
+    Realtime(&'a RealtimeCallId, &'a [turngate_llm::sip::SipHeader]),
+    Live(&'a LiveSessionId, &'a [turngate_llm::sip::SipHeader]),
+}
+
+impl Pending<'_> {
+    fn headers(&self) -> &[turngate_llm::sip::SipHeader] {
+        match self {
+            Pending::Realtime(_, headers) | Pending::Live(_, headers) => headers,
+        }
+    }
+
+    /// The one call control that carries out `decision`.
+    fn request(
+        &self,
+        state: &AppState,
+        decision: &SipDecision,
+    ) -> Result<ControlRequest, ControlError> {
+        match (self, decision) {
+            (Pending::Realtime(id, _), SipDecision::Accept) => id.accept(realtime_session(state)),
+            (Pending::Live(id, _), SipDecision::Accept) => id.accept(live_session(state)),
+            (Pending::Realtime(id, _), SipDecision::AcceptWith(session)) => {
+                id.accept(session.clone())
+            }
+            (Pending::Live(id, _), SipDecision::AcceptWith(session)) => id.accept(session.clone()),
+            (Pending::Realtime(id, _), SipDecision::Reject { status_code }) => {
+                id.reject(Some(*status_code))
+            }
+            (Pending::Live(id, _), SipDecision::Reject { status_code }) => id.reject(*status_code),
+            (Pending::Realtime(id, _), SipDecision::Refer { target_uri }) => id.refer(target_uri),
+            (Pending::Live(id, _), SipDecision::Refer { target_uri }) => id.refer(target_uri),
+        }
+    }
 }
 
 /// True when this is the first time `name` is counted (the claim is ours),
