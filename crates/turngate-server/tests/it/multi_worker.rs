@@ -31,9 +31,9 @@ const SILENCE_MS: u64 = 1000;
 const GRACE_MS: u64 = 1000;
 
 /// A `turngate serve` child process, killed when dropped.
-struct Worker {
+pub(crate) struct Worker {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Worker {
@@ -61,7 +61,7 @@ fn spawn_worker(name: &str, env: &[(&str, String)], log_dir: &std::path::Path) -
     Worker { child, base: format!("127.0.0.1:{port}") }
 }
 
-async fn wait_ready(worker: &Worker) {
+pub(crate) async fn wait_ready(worker: &Worker) {
     let client = http();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -75,7 +75,7 @@ async fn wait_ready(worker: &Worker) {
 }
 
 /// What both workers talk to: a real Redis and the upstream simulators.
-struct Peers {
+pub(crate) struct Peers {
     redis: TestServer,
     realtime: turngate_sim::realtime::SimServer,
     chat: ChatSim,
@@ -84,7 +84,7 @@ struct Peers {
 }
 
 impl Peers {
-    async fn start(name: &str) -> Peers {
+    pub(crate) async fn start(name: &str) -> Peers {
         let redis = TestServer::start().unwrap_or_else(|e| panic!("{e}"));
         let realtime =
             turngate_sim::realtime::serve(Default::default(), "127.0.0.1:0".parse().unwrap())
@@ -97,7 +97,7 @@ impl Peers {
     }
 
     /// Two workers pointed at the peers, with `extra` variables, ready.
-    async fn two_workers(&self, extra: Vec<(&str, String)>) -> (Worker, Worker) {
+    pub(crate) async fn two_workers(&self, extra: Vec<(&str, String)>) -> (Worker, Worker) {
         let mut env = vec![
             ("TURNGATE_REDIS_URL", self.redis.url()),
             ("OPENAI_API_KEY", "test-key".to_owned()),

@@ -353,3 +353,56 @@ async fn the_apps_router_rejects_or_refers_a_call_instead_of_accepting_it() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_on_redis_accept_each_call_once() {
+    let plane = Arc::new(Mutex::new(ControlPlane::default()));
+    let app = Router::new()
+        .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
+        .with_state(Arc::clone(&plane));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let peers = crate::multi_worker::Peers::start("sip").await;
+    let (a, b) = peers
+        .two_workers(vec![
+            ("TURNGATE_ENDPOINTS", "twilio,openai_sip".to_owned()),
+            ("OPENAI_WEBHOOK_SECRET", SECRET.to_owned()),
+            ("TURNGATE_OPENAI_BASE_URL", control),
+            ("OPENAI_API_KEY", "sk-test".to_owned()),
+        ])
+        .await;
+    let client = http();
+    let calls = 6;
+    let mut deliveries = Vec::new();
+    for n in 0..calls {
+        let event = incoming("realtime.call.incoming", &format!("rtc_p{n}"), &format!("cid-p{n}"));
+        let (body, headers) = signed(&event, &format!("wh_p{n}"), 0);
+        // Every webhook to both workers, at once, and every other one again.
+        let times = if n % 2 == 0 { 3 } else { 2 };
+        for delivery in 0..times {
+            let worker = if delivery % 2 == 0 { &a.base } else { &b.base };
+            let mut request =
+                client.post(format!("http://{worker}/openai/webhook")).body(body.clone());
+            for (name, value) in &headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            deliveries.push(tokio::spawn(request.send()));
+        }
+    }
+    for delivery in deliveries {
+        assert_eq!(delivery.await.unwrap().unwrap().status(), 200);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while plane.lock().unwrap().accepts.len() < calls && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Room for a second accept to show up, if one were coming.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut paths: Vec<String> =
+        plane.lock().unwrap().accepts.iter().map(|(p, _)| p.clone()).collect();
+    paths.sort();
+    let expected: Vec<String> = (0..calls).map(|n| format!("realtime/rtc_p{n}")).collect();
+    assert_eq!(paths, expected, "one accept per call across both processes");
+    drop((a, b));
+}
