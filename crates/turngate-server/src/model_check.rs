@@ -38,9 +38,7 @@ pub(crate) enum Verdict {
 /// chat model.
 pub(crate) fn configured(config: &Config) -> Vec<Configured> {
     let openai = &config.openai;
-    let realtime = openai.realtime_url.split_once('?').and_then(|(_, query)| {
-        query.split('&').find_map(|pair| pair.strip_prefix("model=")).map(str::to_owned)
-    });
+    let realtime = openai.realtime_model();
     let chat = ("openai.chat_model", Some(openai.chat_model.clone()));
     // GPT-Live transcribes the caller itself; the transcription model is
     // the Realtime session's.

@@ -187,6 +187,16 @@ pub struct OpenAiConfig {
     pub webhook_secret: String,
 }
 
+impl OpenAiConfig {
+    /// The Realtime model: the `model` query parameter of `realtime_url`.
+    #[must_use]
+    pub fn realtime_model(&self) -> Option<String> {
+        self.realtime_url.split_once('?').and_then(|(_, query)| {
+            query.split('&').find_map(|pair| pair.strip_prefix("model=")).map(str::to_owned)
+        })
+    }
+}
+
 /// Which voice API serves calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

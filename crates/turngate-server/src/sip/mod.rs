@@ -288,9 +288,7 @@ async fn send(state: &AppState, request: &ControlRequest) -> Outcome {
 /// `model` of `openai.realtime_url`), instructions and voice.
 fn realtime_session(state: &AppState) -> Value {
     let openai = &state.config.openai;
-    let model = openai.realtime_url.split_once('?').and_then(|(_, query)| {
-        query.split('&').find_map(|pair| pair.strip_prefix("model=")).map(str::to_owned)
-    });
+    let model = openai.realtime_model();
     let mut session = serde_json::Map::new();
     session.insert("type".to_owned(), json!("realtime"));
     if let Some(model) = model {

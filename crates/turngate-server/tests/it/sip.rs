@@ -96,6 +96,39 @@ fn incoming(kind: &str, id: &str, sip_call_id: &str) -> Value {
     json!({"object": "event", "id": format!("evt_{id}"), "type": kind, "created_at": 1, "data": data})
 }
 
+/// Serves `app` as the control plane; its base URL, `/v1` included.
+async fn serve_control(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    control
+}
+
+/// A server taking SIP webhooks signed with [`SECRET`], its control plane
+/// at `control`.
+fn sip_config(control: &str) -> turngate_server::config::Config {
+    let mut config = config();
+    config.endpoints.push("openai_sip".to_owned());
+    config.openai.webhook_secret = SECRET.to_owned();
+    config.openai.api_key = "sk-test".to_owned();
+    config.openai.check_models = false;
+    control.clone_into(&mut config.openai.base_url);
+    config
+}
+
+/// Posts one webhook delivery.
+async fn post_signed(
+    url: String,
+    body: String,
+    headers: Vec<(String, String)>,
+) -> reqwest::Response {
+    let mut request = http().post(url).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn every_call_is_accepted_once_across_workers_and_forgeries_never() {
     let plane = Arc::new(Mutex::new(ControlPlane::default()));
@@ -104,29 +137,18 @@ async fn every_call_is_accepted_once_across_workers_and_forgeries_never() {
         .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
         .route("/v1/live/sessions/{id}/accept", post(live_accept))
         .with_state(Arc::clone(&plane));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let control = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let control = serve_control(app).await;
 
     let coordinator = turngate_server::memory_coordinator();
     let mut workers = Vec::new();
     for _ in 0..2 {
-        let mut config = config();
-        config.endpoints.push("openai_sip".to_owned());
+        let mut config = sip_config(&control);
         config.openai.webhook_secret = format!("whsec_b2xkLXNlY3JldA== {SECRET}");
-        config.openai.api_key = "sk-test".to_owned();
-        config.openai.check_models = false;
-        config.openai.base_url.clone_from(&control);
         let server = ServerBuilder::new(config).coordinator(Arc::clone(&coordinator));
         workers.push(serve(server.build().await.unwrap()).await);
     }
-    let client = http();
     let deliver = |worker: usize, body: String, headers: Vec<(String, String)>| {
-        let mut request = client.post(workers[worker].url("/openai/webhook")).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        request.send()
+        post_signed(workers[worker].url("/openai/webhook"), body, headers)
     };
 
     // Three calls, every webhook to both workers, the first one twice.
@@ -134,7 +156,7 @@ async fn every_call_is_accepted_once_across_workers_and_forgeries_never() {
         let event = incoming("realtime.call.incoming", &format!("rtc_{n}"), &format!("cid-{n}"));
         let (body, headers) = signed(&event, &format!("wh_{n}"), 0);
         for worker in [0, 1, 0] {
-            let response = deliver(worker, body.clone(), headers.clone()).await.unwrap();
+            let response = deliver(worker, body.clone(), headers.clone()).await;
             assert_eq!(response.status(), 200, "every verified delivery is answered 2xx");
         }
     }
@@ -142,25 +164,25 @@ async fn every_call_is_accepted_once_across_workers_and_forgeries_never() {
     // that one is never accepted (the other surface would race the first).
     let live = incoming("live.transport.incoming", "live_2", "cid-2");
     let (body, headers) = signed(&live, "wh_live_2", 0);
-    assert_eq!(deliver(1, body, headers).await.unwrap().status(), 200);
+    assert_eq!(deliver(1, body, headers).await.status(), 200);
 
     // A forgery, a stale delivery and a replay under a new id never accept.
     let forged = incoming("realtime.call.incoming", "rtc_forged", "cid-forged");
     let (body, mut headers) = signed(&forged, "wh_forged", 0);
     headers[2].1 = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned();
-    let refused = deliver(0, body, headers).await.unwrap();
+    let refused = deliver(0, body, headers).await;
     assert_eq!(refused.status(), 401);
     let text = refused.text().await.unwrap();
     assert!(text.contains("does not match the expected signature"), "{text}");
     let stale = incoming("realtime.call.incoming", "rtc_stale", "cid-stale");
     let (body, headers) = signed(&stale, "wh_stale", 301);
-    let refused = deliver(1, body, headers).await.unwrap();
+    let refused = deliver(1, body, headers).await;
     assert_eq!(refused.status(), 401);
     assert!(refused.text().await.unwrap().contains("too old"));
     let (body, mut headers) =
         signed(&incoming("realtime.call.incoming", "rtc_1", "cid-1"), "wh_1", 0);
     headers[0].1 = "wh_replayed".to_owned();
-    assert_eq!(deliver(1, body, headers).await.unwrap().status(), 401, "the id is signed too");
+    assert_eq!(deliver(1, body, headers).await.status(), 401, "the id is signed too");
 
     // The decisions run after the answers: wait for them.
     let settled = || {
@@ -205,11 +227,7 @@ async fn without_a_secret_no_webhook_is_acted_on() {
     config.endpoints.push("openai_sip".to_owned());
     let server = serve(ServerBuilder::new(config).build().await.unwrap()).await;
     let (body, headers) = signed(&incoming("realtime.call.incoming", "rtc_1", "cid-1"), "wh_1", 0);
-    let mut request = http().post(server.url("/openai/webhook")).body(body);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    assert_eq!(request.send().await.unwrap().status(), 403);
+    assert_eq!(post_signed(server.url("/openai/webhook"), body, headers).await.status(), 403);
     server.stop().await;
 }
 
@@ -221,16 +239,9 @@ async fn a_gpt_live_server_accepts_the_live_event_with_its_session_wrapped() {
         .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
         .route("/v1/live/sessions/{id}/accept", post(live_accept))
         .with_state(Arc::clone(&plane));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let control = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let mut config = config();
-    config.endpoints.push("openai_sip".to_owned());
+    let control = serve_control(app).await;
+    let mut config = sip_config(&control);
     config.openai.voice_api = turngate_server::config::VoiceApi::Live;
-    config.openai.webhook_secret = SECRET.to_owned();
-    config.openai.api_key = "sk-test".to_owned();
-    config.openai.check_models = false;
-    config.openai.base_url = control;
     let server = serve(ServerBuilder::new(config).build().await.unwrap()).await;
     // One pending call raises both events; the deprecated Live name too.
     for (kind, id, webhook) in [
@@ -244,11 +255,7 @@ async fn a_gpt_live_server_accepts_the_live_event_with_its_session_wrapped() {
             event["data"].as_object_mut().unwrap().remove("type");
         }
         let (body, headers) = signed(&event, webhook, 0);
-        let mut request = http().post(server.url("/openai/webhook")).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        assert_eq!(request.send().await.unwrap().status(), 200);
+        assert_eq!(post_signed(server.url("/openai/webhook"), body, headers).await.status(), 200);
     }
     let metrics = &server.state.metrics.sip_webhooks;
     for _ in 0..200 {
@@ -309,26 +316,14 @@ async fn the_apps_router_rejects_or_refers_a_call_instead_of_accepting_it() {
         .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
         .route("/v1/realtime/calls/{id}/{action}", post(other_control))
         .with_state(Arc::clone(&plane));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let control = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let mut config = config();
-    config.endpoints.push("openai_sip".to_owned());
-    config.openai.webhook_secret = SECRET.to_owned();
-    config.openai.api_key = "sk-test".to_owned();
-    config.openai.check_models = false;
-    config.openai.base_url = control;
-    let builder = ServerBuilder::new(config).sip_router(Arc::new(Screening));
+    let control = serve_control(app).await;
+    let builder = ServerBuilder::new(sip_config(&control)).sip_router(Arc::new(Screening));
     let server = serve(builder.build().await.unwrap()).await;
     for (n, from) in ["+15550001111", "+15550002222", "+15550003333"].iter().enumerate() {
         let mut event = incoming("realtime.call.incoming", &format!("rtc_r{n}"), &format!("c{n}"));
         event["data"]["sip_headers"][0]["value"] = json!(format!("<sip:{from}@carrier.example>"));
         let (body, headers) = signed(&event, &format!("wh_r{n}"), 0);
-        let mut request = http().post(server.url("/openai/webhook")).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        assert_eq!(request.send().await.unwrap().status(), 200);
+        assert_eq!(post_signed(server.url("/openai/webhook"), body, headers).await.status(), 200);
     }
     let metrics = &server.state.metrics.sip_webhooks;
     for _ in 0..200 {
@@ -360,9 +355,7 @@ async fn two_worker_processes_on_redis_accept_each_call_once() {
     let app = Router::new()
         .route("/v1/realtime/calls/{id}/accept", post(realtime_accept))
         .with_state(Arc::clone(&plane));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let control = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let control = serve_control(app).await;
     let peers = crate::multi_worker::Peers::start("sip").await;
     let (a, b) = peers
         .two_workers(vec![
@@ -372,7 +365,6 @@ async fn two_worker_processes_on_redis_accept_each_call_once() {
             ("OPENAI_API_KEY", "sk-test".to_owned()),
         ])
         .await;
-    let client = http();
     let calls = 6;
     let mut deliveries = Vec::new();
     for n in 0..calls {
@@ -382,16 +374,13 @@ async fn two_worker_processes_on_redis_accept_each_call_once() {
         let times = if n % 2 == 0 { 3 } else { 2 };
         for delivery in 0..times {
             let worker = if delivery % 2 == 0 { &a.base } else { &b.base };
-            let mut request =
-                client.post(format!("http://{worker}/openai/webhook")).body(body.clone());
-            for (name, value) in &headers {
-                request = request.header(name.as_str(), value.as_str());
-            }
-            deliveries.push(tokio::spawn(request.send()));
+            let url = format!("http://{worker}/openai/webhook");
+            let (body, headers) = (body.clone(), headers.clone());
+            deliveries.push(tokio::spawn(async move { post_signed(url, body, headers).await }));
         }
     }
     for delivery in deliveries {
-        assert_eq!(delivery.await.unwrap().unwrap().status(), 200);
+        assert_eq!(delivery.await.unwrap().status(), 200);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while plane.lock().unwrap().accepts.len() < calls && std::time::Instant::now() < deadline {

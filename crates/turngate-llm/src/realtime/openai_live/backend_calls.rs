@@ -39,15 +39,6 @@ pub enum CallSeen {
     Duplicate,
 }
 
-/// Whether an output may go out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// Send it as the call's one `function_call_output`.
-    Send,
-    /// Not sent: the reason, for the log and the call record.
-    Refused(&'static str),
-}
-
 #[derive(Debug, Clone)]
 struct Call {
     id: String,
@@ -112,17 +103,16 @@ impl BackendCalls {
         CallSeen::New
     }
 
-    /// Whether `call_id`'s output may go out now: only once, and only for a
+    /// Takes `call_id`'s one output: `Ok` when it may go out now, else why
+    /// not (for the log and the call record). Only once, and only for a
     /// call this session made.
-    pub fn answer(&mut self, call_id: &str) -> Answer {
+    pub fn answer(&mut self, call_id: &str) -> Result<(), &'static str> {
         match self.calls.iter_mut().find(|call| call.id == call_id) {
-            None => Answer::Refused(
-                "no such call in this session (it may have died with an earlier one)",
-            ),
-            Some(call) if call.answered => Answer::Refused("the call already has its output"),
+            None => Err("no such call in this session (it may have died with an earlier one)"),
+            Some(call) if call.answered => Err("the call already has its output"),
             Some(call) => {
                 call.answered = true;
-                Answer::Send
+                Ok(())
             }
         }
     }
@@ -158,7 +148,7 @@ impl BackendCalls {
 
 #[cfg(test)]
 mod tests {
-    use super::{Answer, BackendCalls, CallSeen};
+    use super::{BackendCalls, CallSeen};
 
     #[test]
     fn the_backend_is_continued_once_every_call_is_answered_and_its_response_finished() {
@@ -167,9 +157,9 @@ mod tests {
         assert_eq!(calls.called("call_a"), CallSeen::New);
         assert_eq!(calls.called("call_b"), CallSeen::New);
         assert!(!calls.response_done(Some("resp_1")), "two calls are unanswered");
-        assert_eq!(calls.answer("call_a"), Answer::Send);
+        assert_eq!(calls.answer("call_a"), Ok(()));
         assert!(!calls.due());
-        assert_eq!(calls.answer("call_b"), Answer::Send);
+        assert_eq!(calls.answer("call_b"), Ok(()));
         assert!(calls.due());
         calls.continued();
         assert!(!calls.due(), "one response.create per batch");
@@ -181,7 +171,7 @@ mod tests {
         let mut calls = BackendCalls::new();
         calls.response_started("resp_1");
         calls.called("call_a");
-        assert_eq!(calls.answer("call_a"), Answer::Send);
+        assert_eq!(calls.answer("call_a"), Ok(()));
         assert!(!calls.due(), "the response is still running");
         // A repeated start is the same response.
         calls.response_started("resp_1");
@@ -193,9 +183,9 @@ mod tests {
         let mut calls = BackendCalls::new();
         calls.called("call_a");
         assert_eq!(calls.called("call_a"), CallSeen::Duplicate);
-        assert_eq!(calls.answer("call_a"), Answer::Send);
-        assert!(matches!(calls.answer("call_a"), Answer::Refused(_)));
-        assert!(matches!(calls.answer("call_elsewhere"), Answer::Refused(_)));
+        assert_eq!(calls.answer("call_a"), Ok(()));
+        assert!(calls.answer("call_a").is_err());
+        assert!(calls.answer("call_elsewhere").is_err());
     }
 
     #[test]
@@ -215,7 +205,7 @@ mod tests {
         calls.called("call_a");
         calls.response_started("resp_2");
         assert!(!calls.response_done(Some("resp_1")));
-        assert_eq!(calls.answer("call_a"), Answer::Send);
+        assert_eq!(calls.answer("call_a"), Ok(()));
         assert!(!calls.due());
         assert!(calls.response_done(Some("resp_2")));
     }
@@ -226,7 +216,7 @@ mod tests {
         for n in 0..super::REMEMBERED {
             calls.called(&format!("call_{n}"));
         }
-        calls.answer("call_7");
+        let _ = calls.answer("call_7");
         calls.called("call_new");
         assert_eq!(calls.called("call_0"), CallSeen::Duplicate, "unanswered calls are kept");
         assert_eq!(calls.called("call_7"), CallSeen::New, "the answered one made room");

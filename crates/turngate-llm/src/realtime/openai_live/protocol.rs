@@ -43,7 +43,7 @@ use turngate_core::{
 };
 
 use super::appends::{AppendOutbox, AppendRequest, Outcome, estimated_tokens};
-use super::backend_calls::{Answer, BackendCalls, CallSeen};
+use super::backend_calls::{BackendCalls, CallSeen};
 use super::delegations::{Delegations, Route, SETTLE_MS, Seen};
 use super::silence::{FRAME, SilenceFeed};
 use super::wire::{
@@ -456,22 +456,21 @@ impl Protocol {
             .and_then(|session| call_id.0.strip_prefix(session))
             .and_then(|rest| rest.strip_prefix('/'));
         let answer = match wire_call {
-            Some(wire_call) => live.backend.answer(wire_call),
-            None => Answer::Refused("the call belongs to an earlier session"),
+            Some(wire_call) => live.backend.answer(wire_call).map(|()| wire_call),
+            None => Err("the call belongs to an earlier session"),
         };
-        let (Answer::Send, Some(wire_call)) = (answer, wire_call) else {
-            let reason = match answer {
-                Answer::Refused(reason) => reason,
-                Answer::Send => "the call belongs to an earlier session",
-            };
-            tracing::warn!(provider = PROVIDER, call = %call_id, reason, "output not sent");
-            out.inputs.push(Input::BackendError {
-                event_id: Some(event_id),
-                kind: BackendErrorKind::Other,
-                code: Some(DELEGATION_REFUSED.to_owned()),
-                message: format!("output for {call_id} not sent: {reason}"),
-            });
-            return;
+        let wire_call = match answer {
+            Ok(wire_call) => wire_call,
+            Err(reason) => {
+                tracing::warn!(provider = PROVIDER, call = %call_id, reason, "output not sent");
+                out.inputs.push(Input::BackendError {
+                    event_id: Some(event_id),
+                    kind: BackendErrorKind::Other,
+                    code: Some(DELEGATION_REFUSED.to_owned()),
+                    message: format!("output for {call_id} not sent: {reason}"),
+                });
+                return;
+            }
         };
         live.backend_events += 1;
         let piece = format!("{}:{}:out{}", self.settings.tag, self.generation, live.backend_events);
