@@ -26,7 +26,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     cmd("cargo", &build_args)?;
     println!("build: {:.0} s", build.elapsed().as_secs_f64());
     let profile = if quick { "debug" } else { "release" };
-    let target = crate::root().join("target").join(profile);
+    let target = crate::target_dir().join(profile);
     let chaos = target.join("turngate-chaos");
     let server = target.join("turngate");
     let chaos = chaos.to_str().context("the workspace path is not UTF-8")?;
